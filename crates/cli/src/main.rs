@@ -1,0 +1,48 @@
+//! `ksafe`: build, run and report culturally grounded multimodal safety benchmarks.
+//!
+//! The binary is argument parsing and wiring only; the work is done by the library crates.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Culturally grounded multimodal safety evaluation (KSAFE-MM and friends).
+///
+/// Exit codes: 0 success; 1 the command ran and found problems (e.g. an invalid dataset);
+/// 2 usage or input error.
+#[derive(Parser)]
+#[command(name = "ksafe", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Inspect, validate, import and export benchmark datasets.
+    #[command(subcommand)]
+    Data(cmd::data::DataCommand),
+    /// Render typography images, image+typography composites and scene cards.
+    #[command(subcommand)]
+    Render(cmd::render::RenderCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Data(c) => cmd::data::run(c),
+        Command::Render(c) => cmd::render::run(c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            // One line per cause: what happened first, then why.
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}

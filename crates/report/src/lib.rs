@@ -1,0 +1,2 @@
+//! ksafe-report: tables, plots and the HTML report. Filled by the judge/report issue; nothing
+//! here yet.
