@@ -352,23 +352,20 @@ fn field_problems(
             ));
         }
     }
-    for req in ["id", "subset", "category", "locale", "text", "query_type"] {
+    const REQUIRED: [&str; 6] = ["id", "subset", "category", "locale", "text", "query_type"];
+    for req in REQUIRED {
         if !obj.contains_key(req) {
             out.push((Some(req.into()), "missing".into()));
         }
     }
     let mut check = |field: &str, f: &dyn Fn(&serde_json::Value) -> Result<(), String>| {
-        if let Some(x) = obj.get(field) {
-            if !(x.is_null()
-                && !matches!(
-                    field,
-                    "id" | "subset" | "category" | "locale" | "text" | "query_type"
-                ))
-            {
-                if let Err(m) = f(x) {
-                    out.push((Some(field.to_string()), m));
-                }
-            }
+        // Optional fields may be null; required ones may not.
+        let Some(x) = obj.get(field) else { return };
+        if x.is_null() && !REQUIRED.contains(&field) {
+            return;
+        }
+        if let Err(m) = f(x) {
+            out.push((Some(field.to_string()), m));
         }
     };
     fn de<T: serde::de::DeserializeOwned>(x: &serde_json::Value) -> Result<(), String> {

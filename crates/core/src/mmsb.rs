@@ -31,7 +31,10 @@ pub enum QuestionField {
 }
 
 /// Scenario name (without the numeric prefix, case and separators ignored) → category rule.
-fn scenario_rule(scenario: &str) -> Option<fn(&str) -> (Category, &'static str)> {
+/// A mapping rule: question text → category and the rule's description.
+type Rule = fn(&str) -> (Category, &'static str);
+
+fn scenario_rule(scenario: &str) -> Option<Rule> {
     let k: String = scenario
         .trim_start_matches(|c: char| c.is_ascii_digit() || c == '-' || c == '_')
         .to_lowercase()

@@ -35,8 +35,8 @@ impl Canvas {
         }
         let a = a.min(1.0);
         let p = self.img.get_pixel_mut(x as u32, y as u32);
-        for i in 0..3 {
-            p.0[i] = (p.0[i] as f32 * (1.0 - a) + c[i] as f32 * a).round() as u8;
+        for (dst, src) in p.0.iter_mut().zip(c) {
+            *dst = (*dst as f32 * (1.0 - a) + src as f32 * a).round() as u8;
         }
     }
 

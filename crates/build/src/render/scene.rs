@@ -147,6 +147,7 @@ impl Ctx<'_> {
     }
 
     /// Wrapped text, each line centred; returns the y below.
+    #[allow(clippy::too_many_arguments)]
     fn centered_para(
         &mut self,
         bold: bool,
