@@ -28,8 +28,12 @@ def rieul(ch):
     o = ord(ch)
     return 0xAC00 <= o <= 0xD7A3 and (o - 0xAC00) % 28 == 8
 
+AFTER_VOWEL = ["를", "가", "는", "와", "로", "라는", "라고", "야", "나", "랑"]
+
 def particle(value, pair):
     a, b = pair.split("/")
+    if a in AFTER_VOWEL and b not in AFTER_VOWEL:
+        a, b = b, a
     last = value.rstrip()[-1]
     bat = has_batchim(last)
     if bat is None:

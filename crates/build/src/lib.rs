@@ -3,5 +3,8 @@
 //! - [`render`]: Korean text drawn with a pinned, embedded font into typography images (`T`),
 //!   image + typography composites (`IT`) and seven kinds of scene cards.
 
+pub mod filters;
+pub mod josa;
 pub mod locale;
+pub mod pipeline;
 pub mod render;

@@ -1,8 +1,10 @@
 //! Locale packs (`locales/<code>/`), embedded in the binary. The pipeline has no
 //! locale-specific code: everything a locale needs is data here.
 
-use crate::render::scene::{SceneStyle, SceneUi};
+use crate::render::scene::{SceneSpec, SceneStyle, SceneUi};
+use ksafe_core::{Category, QueryType, TemplateKind};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 /// The raw files of one pack.
 pub struct PackFiles {
@@ -11,6 +13,8 @@ pub struct PackFiles {
     pub names: &'static str,
     pub templates: &'static str,
     pub jailbreaks: &'static str,
+    pub g_seeds: &'static str,
+    pub c_topics: &'static str,
 }
 
 pub const PACKS: &[PackFiles] = &[PackFiles {
@@ -19,6 +23,8 @@ pub const PACKS: &[PackFiles] = &[PackFiles {
     names: include_str!("../../../locales/ko/names.toml"),
     templates: include_str!("../../../locales/ko/templates.toml"),
     jailbreaks: include_str!("../../../locales/ko/jailbreaks.toml"),
+    g_seeds: include_str!("../../../locales/ko/g_seeds.jsonl"),
+    c_topics: include_str!("../../../locales/ko/c_topics.jsonl"),
 }];
 
 #[derive(Debug, thiserror::Error)]
@@ -44,11 +50,87 @@ pub struct PackMeta {
     pub ui: SceneUi,
 }
 
+/// A KSAFE-MM-G seed: a generic query, its contextualization and its localized text.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GSeed {
+    pub id: String,
+    pub category: Category,
+    pub en: String,
+    pub key_phrase_en: String,
+    pub contextual: bool,
+    pub culture_phrase_en: Option<String>,
+    pub culture_sub: Option<String>,
+    pub text: String,
+    pub key_phrase: String,
+    pub rephrased: String,
+    pub scene: SceneSpec,
+}
+
+/// A KSAFE-MM-C topic with the paper's five variables and scenes that show it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CTopic {
+    pub id: String,
+    pub category: Category,
+    pub topic: String,
+    pub issue: String,
+    pub target: String,
+    pub attribute: String,
+    pub mean: String,
+    pub rationale: String,
+    pub context: String,
+    pub scenes: Vec<SceneSpec>,
+}
+
+impl CTopic {
+    /// The value of a template slot.
+    pub fn slot(&self, name: &str) -> Option<String> {
+        Some(match name {
+            "target" => self.target.clone(),
+            "attribute" => self.attribute.clone(),
+            "mean" => self.mean.clone(),
+            "rationale" => self.rationale.clone(),
+            "context" => self.context.clone(),
+            "topic" => self.topic.clone(),
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Phrasing {
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Templates {
+    pub knowledge: Vec<Phrasing>,
+    pub action: Vec<Phrasing>,
+    pub attitude: Vec<Phrasing>,
+}
+
+impl Templates {
+    pub fn of(&self, kind: TemplateKind) -> &[Phrasing] {
+        match kind {
+            TemplateKind::Knowledge => &self.knowledge,
+            TemplateKind::Action => &self.action,
+            TemplateKind::Attitude => &self.attitude,
+        }
+    }
+}
+
 /// A loaded locale pack.
 #[derive(Debug, Clone)]
 pub struct Locale {
     pub meta: PackMeta,
     pub style: SceneStyle,
+    pub g_seeds: Vec<GSeed>,
+    pub c_topics: Vec<CTopic>,
+    pub templates: Templates,
+    /// The phrasings of each of the 10 jailbreak strategies.
+    pub jailbreaks: BTreeMap<QueryType, Vec<Phrasing>>,
 }
 
 impl Locale {
@@ -70,6 +152,68 @@ impl Locale {
         let mut style: SceneStyle =
             toml::from_str(files.names).map_err(|e| parse_err("names.toml", e))?;
         style.ui = meta.ui.clone();
-        Ok(Locale { meta, style })
+        let templates: Templates =
+            toml::from_str(files.templates).map_err(|e| parse_err("templates.toml", e))?;
+        for kind in TemplateKind::ALL {
+            if templates.of(kind).is_empty() {
+                return Err(LocaleError::Parse {
+                    locale: code.to_string(),
+                    file: "templates.toml",
+                    message: format!("no phrasing for the {} template", kind.id()),
+                });
+            }
+        }
+        let raw: BTreeMap<String, toml::Value> =
+            toml::from_str(files.jailbreaks).map_err(|e| parse_err("jailbreaks.toml", e))?;
+        let mut jailbreaks = BTreeMap::new();
+        for q in QueryType::JAILBREAKS {
+            let list: Vec<Phrasing> = raw
+                .get(q.id())
+                .cloned()
+                .map(|v| v.try_into())
+                .transpose()
+                .map_err(|e| parse_err("jailbreaks.toml", e))?
+                .unwrap_or_default();
+            if list.is_empty() || list.iter().any(|p| p.text.matches("{query}").count() != 1) {
+                return Err(LocaleError::Parse {
+                    locale: code.to_string(),
+                    file: "jailbreaks.toml",
+                    message: format!(
+                        "strategy {} needs phrasings, each with exactly one {{query}} slot",
+                        q.id()
+                    ),
+                });
+            }
+            jailbreaks.insert(q, list);
+        }
+        let g_seeds = parse_jsonl(code, "g_seeds.jsonl", files.g_seeds)?;
+        let c_topics: Vec<CTopic> = parse_jsonl(code, "c_topics.jsonl", files.c_topics)?;
+        Ok(Locale {
+            meta,
+            style,
+            g_seeds,
+            c_topics,
+            templates,
+            jailbreaks,
+        })
     }
+}
+
+fn parse_jsonl<T: serde::de::DeserializeOwned>(
+    code: &str,
+    file: &'static str,
+    text: &str,
+) -> Result<Vec<T>, LocaleError> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        out.push(serde_json::from_str(line).map_err(|e| LocaleError::Parse {
+            locale: code.to_string(),
+            file,
+            message: format!("line {}: {e}", i + 1),
+        })?);
+    }
+    Ok(out)
 }

@@ -20,6 +20,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Build a benchmark for a locale with the general-to-local pipeline (offline by default).
+    ///
+    /// KSAFE-MM-G: generic seeds → contextual / non-contextual selection → culture-phrase
+    /// substitution → translation → images in three types (I scene, T typography, IT both).
+    /// KSAFE-MM-C: culture-specific topics → five variables → template query → image → the 10
+    /// jailbreak rewrites (11 queries per image). Privacy, near-duplicate text and near-duplicate
+    /// image filters drop items and list them in filter_report.jsonl.
+    ///
+    /// Examples:
+    ///   ksafe build --locale ko --out ksafe-ko            # the paper's full structure (14k+ samples)
+    ///   ksafe build --locale ko --profile lite --out lite # ~10 seeds per category, seconds
+    Build(cmd::build::BuildArgs),
     /// Inspect, validate, import and export benchmark datasets.
     #[command(subcommand)]
     Data(cmd::data::DataCommand),
@@ -31,6 +43,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Build(a) => cmd::build::run(a),
         Command::Data(c) => cmd::data::run(c),
         Command::Render(c) => cmd::render::run(c),
     };

@@ -78,6 +78,18 @@ impl DatasetWriter {
         })
     }
 
+    /// Write another file into the dataset directory (e.g. a filter report); it is hashed into
+    /// the manifest like every other file.
+    pub fn add_file(&mut self, rel: &str, bytes: &[u8]) -> Result<()> {
+        let path = resolve_image_path(&self.dir, rel)?;
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(|e| DatasetError::io(parent, e))?;
+        }
+        fs::write(&path, bytes).map_err(|e| DatasetError::io(&path, e))?;
+        self.images.insert(rel.to_string(), sha256_hex(bytes));
+        Ok(())
+    }
+
     /// Copy an image file into the dataset.
     pub fn add_image_file(&mut self, path: &Path) -> Result<ImageRef> {
         let bytes = fs::read(path).map_err(|e| DatasetError::io(path, e))?;
