@@ -29,6 +29,20 @@ pub const PACKS: &[PackFiles] = &[PackFiles {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LocaleError {
+    #[error("locale '{locale}' renders with {path}, which is missing ({message}); install it with: sudo apt-get install {package} (or pass --font PATH)")]
+    FontMissing {
+        locale: String,
+        path: String,
+        package: String,
+        message: String,
+    },
+    #[error("{path} has sha256 {got}, but the '{locale}' pack pins {want}: images would differ between hosts (pass --font to use it anyway)")]
+    FontHash {
+        locale: String,
+        path: String,
+        got: String,
+        want: String,
+    },
     #[error("unknown locale '{0}' (available: {1})")]
     Unknown(String, String),
     #[error("locales/{locale}/{file}: {message}")]
@@ -40,14 +54,44 @@ pub enum LocaleError {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PackMeta {
     pub code: String,
     pub language: String,
     pub language_native: String,
+    /// `embedded` (the pinned NanumGothic faces) or the path of a font file on disk.
     #[serde(default)]
     pub font: String,
+    /// sha256 of the font file, checked when it is loaded.
+    #[serde(default)]
+    pub font_sha256: String,
+    /// The Debian package that installs the font (for the error hint).
+    #[serde(default)]
+    pub font_package: String,
+    #[serde(default)]
+    pub build: PackBuild,
     #[serde(default)]
     pub ui: SceneUi,
+}
+
+/// A pack's sizes for the full profile.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PackBuild {
+    /// G seeds per category (the paper: 50).
+    pub g_seeds_per_category: usize,
+    /// C image seeds in all, spread over the categories in the paper's proportions (the paper:
+    /// 1,135; its Japanese pilot: 100).
+    pub c_seeds_total: usize,
+}
+
+impl Default for PackBuild {
+    fn default() -> Self {
+        PackBuild {
+            g_seeds_per_category: 50,
+            c_seeds_total: 1135,
+        }
+    }
 }
 
 /// A KSAFE-MM-G seed: a generic query, its contextualization and its localized text.
@@ -134,6 +178,31 @@ pub struct Locale {
 }
 
 impl Locale {
+    /// The fonts this pack renders with, checked against the pinned hash.
+    pub fn fonts(&self) -> Result<std::sync::Arc<crate::render::Fonts>, LocaleError> {
+        let m = &self.meta;
+        if m.font.is_empty() || m.font == "embedded" {
+            return Ok(crate::render::Fonts::embedded());
+        }
+        let path = std::path::Path::new(&m.font);
+        let fonts = crate::render::Fonts::from_path(path).map_err(|e| LocaleError::FontMissing {
+            locale: m.code.clone(),
+            path: m.font.clone(),
+            package: m.font_package.clone(),
+            message: e.to_string(),
+        })?;
+        let got = &fonts.records[0].sha256;
+        if !m.font_sha256.is_empty() && *got != m.font_sha256 {
+            return Err(LocaleError::FontHash {
+                locale: m.code.clone(),
+                path: m.font.clone(),
+                got: got.clone(),
+                want: m.font_sha256.clone(),
+            });
+        }
+        Ok(std::sync::Arc::new(fonts))
+    }
+
     pub fn codes() -> Vec<&'static str> {
         PACKS.iter().map(|p| p.code).collect()
     }

@@ -77,7 +77,8 @@ pub struct BuildConfig {
     /// Hamming distance of image difference hashes at or below which an image is a duplicate.
     pub image_dup_distance: u32,
     pub threads: usize,
-    pub fonts: Arc<Fonts>,
+    /// Fonts to render with; `None` uses the locale pack's (pinned) fonts.
+    pub fonts: Option<Arc<Fonts>>,
 }
 
 impl BuildConfig {
@@ -94,7 +95,7 @@ impl BuildConfig {
             threads: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),
-            fonts: Fonts::embedded(),
+            fonts: None,
         }
     }
 }
@@ -151,6 +152,7 @@ pub struct BuildReport {
 
 struct Run<'a> {
     cfg: &'a BuildConfig,
+    fonts: Arc<Fonts>,
     loc: Locale,
     progress: &'a dyn Progress,
     writer: DatasetWriter,
@@ -192,10 +194,15 @@ impl Run<'_> {
 pub fn build(cfg: &BuildConfig, progress: &dyn Progress) -> Result<BuildReport, BuildError> {
     let t0 = Instant::now();
     let loc = Locale::load(&cfg.locale)?;
+    let fonts = match &cfg.fonts {
+        Some(f) => f.clone(),
+        None => loc.fonts()?,
+    };
     let names = loc.style.people.clone();
     let writer = DatasetWriter::create(&cfg.out)?;
     let mut run = Run {
         cfg,
+        fonts,
         loc,
         progress,
         writer,
@@ -247,7 +254,7 @@ pub fn build(cfg: &BuildConfig, progress: &dyn Progress) -> Result<BuildReport, 
         locale: cfg.locale.clone(),
         config,
         seed: Some(cfg.seed),
-        fonts: cfg.fonts.records.clone(),
+        fonts: run.fonts.records.clone(),
     })?;
     Ok(BuildReport {
         manifest,
@@ -303,9 +310,10 @@ const BATCH: usize = 48;
 fn build_g(run: &mut Run) -> Result<(), BuildError> {
     let cfg = run.cfg;
     let mut rng = Rng::derive(cfg.seed, "g.select");
+    let full = run.loc.meta.build.g_seeds_per_category;
     let n = match cfg.profile {
-        Profile::Full => PAPER_G_SEEDS,
-        Profile::Lite => 10,
+        Profile::Full => full,
+        Profile::Lite => full.min(10),
     };
     // Stage 1: cultural context-dependent query selection.
     let t = Instant::now();
@@ -383,14 +391,14 @@ fn build_g(run: &mut Run) -> Result<(), BuildError> {
                     source: e,
                 };
                 let img = render_scene(
-                    &cfg.fonts,
+                    &run.fonts,
                     &s.scene,
                     &run.loc.style,
                     Rng::derive(cfg.seed, &s.id).next_u64(),
                 )
                 .map_err(err)?;
-                let t_img = typography(&cfg.fonts, &s.key_phrase, &typo).map_err(err)?;
-                let it_img = composite(&cfg.fonts, &img, &s.key_phrase, &typo).map_err(err)?;
+                let t_img = typography(&run.fonts, &s.key_phrase, &typo).map_err(err)?;
+                let it_img = composite(&run.fonts, &img, &s.key_phrase, &typo).map_err(err)?;
                 let pngs = [encode_png(&img), encode_png(&t_img), encode_png(&it_img)];
                 Ok((img, pngs))
             },
@@ -455,6 +463,32 @@ fn build_g(run: &mut Run) -> Result<(), BuildError> {
     Ok(())
 }
 
+/// C image seeds per category: `total` spread in the paper's proportions (largest remainder), or
+/// at most 10 per category in the lite profile.
+pub fn c_targets(total: usize, profile: Profile) -> Vec<(Category, usize)> {
+    let paper: usize = PAPER_C_SEEDS.iter().map(|(_, n)| n).sum();
+    let mut out: Vec<(Category, usize, f64)> = PAPER_C_SEEDS
+        .iter()
+        .map(|(c, n)| {
+            let exact = (*n * total) as f64 / paper as f64;
+            (*c, exact.floor() as usize, exact - exact.floor())
+        })
+        .collect();
+    let mut left = total - out.iter().map(|x| x.1).sum::<usize>();
+    let mut order: Vec<usize> = (0..out.len()).collect();
+    order.sort_by(|&a, &b| out[b].2.total_cmp(&out[a].2).then(a.cmp(&b)));
+    for i in order {
+        if left == 0 {
+            break;
+        }
+        out[i].1 += 1;
+        left -= 1;
+    }
+    out.into_iter()
+        .map(|(c, n, _)| (c, if profile == Profile::Lite { n.min(10) } else { n }))
+        .collect()
+}
+
 /// One planned KSAFE-MM-C image seed.
 struct CSeed<'a> {
     key: String,
@@ -505,26 +539,17 @@ fn build_c(run: &mut Run) -> Result<(), BuildError> {
     // candidates, filtered for privacy and near-duplicate text; one image per seed, filtered for
     // near-duplicates; then the 10 jailbreak rewrites. Candidates are drawn until the category
     // has its number of seeds, so a filtered item is replaced rather than lost.
-    let total: usize = PAPER_C_SEEDS
-        .iter()
-        .filter(|(c, _)| by_cat.contains_key(c))
-        .map(|(_, n)| match cfg.profile {
-            Profile::Full => *n,
-            Profile::Lite => 10,
-        })
-        .sum();
+    let targets = c_targets(loc.meta.build.c_seeds_total, cfg.profile);
+    let total: usize = targets.iter().filter(|(c, _)| by_cat.contains_key(c)).map(|(_, n)| n).sum();
     run.progress.start("C images + jailbreaks", total as u64);
     let mut dedup = TextDeduper::new(cfg.text_dup_threshold);
     let mut images = ImageDeduper::new(cfg.image_dup_distance);
     let (mut n_seeds, mut n_images, mut n_jb) = (0u64, 0u64, 0u64);
     let (mut t_queries, mut t_render) = (0.0f64, 0.0f64);
-    for (cat, target) in PAPER_C_SEEDS {
+    let fonts = run.fonts.clone();
+    for (cat, want) in targets {
         let Some(topics) = by_cat.get(&cat) else {
             continue;
-        };
-        let want = match cfg.profile {
-            Profile::Full => target,
-            Profile::Lite => 10,
         };
         // Round r of the topic list uses scene r mod 3 and a template kind that differs from the
         // earlier rounds with that scene: 9 distinct candidates per topic with 3 scenes.
@@ -595,7 +620,7 @@ fn build_c(run: &mut Run) -> Result<(), BuildError> {
             let tr = Instant::now();
             let rendered = render_all(&batch, cfg.threads, |s| {
                 render_scene(
-                    &cfg.fonts,
+                    &fonts,
                     s.scene,
                     &loc.style,
                     Rng::derive(cfg.seed, &s.key).next_u64(),

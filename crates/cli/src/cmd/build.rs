@@ -110,7 +110,7 @@ pub fn run(a: BuildArgs) -> Result<ExitCode> {
             .collect();
     }
     if let Some(f) = &a.font {
-        cfg.fonts = Arc::new(Fonts::from_path(f)?);
+        cfg.fonts = Some(Arc::new(Fonts::from_path(f)?));
     }
     if let Some(t) = a.threads {
         cfg.threads = t.max(1);
