@@ -17,15 +17,26 @@ pub struct PackFiles {
     pub c_topics: &'static str,
 }
 
-pub const PACKS: &[PackFiles] = &[PackFiles {
-    code: "ko",
-    pack: include_str!("../../../locales/ko/pack.toml"),
-    names: include_str!("../../../locales/ko/names.toml"),
-    templates: include_str!("../../../locales/ko/templates.toml"),
-    jailbreaks: include_str!("../../../locales/ko/jailbreaks.toml"),
-    g_seeds: include_str!("../../../locales/ko/g_seeds.jsonl"),
-    c_topics: include_str!("../../../locales/ko/c_topics.jsonl"),
-}];
+pub const PACKS: &[PackFiles] = &[
+    PackFiles {
+        code: "ko",
+        pack: include_str!("../../../locales/ko/pack.toml"),
+        names: include_str!("../../../locales/ko/names.toml"),
+        templates: include_str!("../../../locales/ko/templates.toml"),
+        jailbreaks: include_str!("../../../locales/ko/jailbreaks.toml"),
+        g_seeds: include_str!("../../../locales/ko/g_seeds.jsonl"),
+        c_topics: include_str!("../../../locales/ko/c_topics.jsonl"),
+    },
+    PackFiles {
+        code: "ja",
+        pack: include_str!("../../../locales/ja/pack.toml"),
+        names: include_str!("../../../locales/ja/names.toml"),
+        templates: include_str!("../../../locales/ja/templates.toml"),
+        jailbreaks: include_str!("../../../locales/ja/jailbreaks.toml"),
+        g_seeds: include_str!("../../../locales/ja/g_seeds.jsonl"),
+        c_topics: include_str!("../../../locales/ja/c_topics.jsonl"),
+    },
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum LocaleError {
@@ -185,12 +196,13 @@ impl Locale {
             return Ok(crate::render::Fonts::embedded());
         }
         let path = std::path::Path::new(&m.font);
-        let fonts = crate::render::Fonts::from_path(path).map_err(|e| LocaleError::FontMissing {
-            locale: m.code.clone(),
-            path: m.font.clone(),
-            package: m.font_package.clone(),
-            message: e.to_string(),
-        })?;
+        let fonts =
+            crate::render::Fonts::from_path(path).map_err(|e| LocaleError::FontMissing {
+                locale: m.code.clone(),
+                path: m.font.clone(),
+                package: m.font_package.clone(),
+                message: e.to_string(),
+            })?;
         let got = &fonts.records[0].sha256;
         if !m.font_sha256.is_empty() && *got != m.font_sha256 {
             return Err(LocaleError::FontHash {

@@ -485,7 +485,16 @@ pub fn c_targets(total: usize, profile: Profile) -> Vec<(Category, usize)> {
         left -= 1;
     }
     out.into_iter()
-        .map(|(c, n, _)| (c, if profile == Profile::Lite { n.min(10) } else { n }))
+        .map(|(c, n, _)| {
+            (
+                c,
+                if profile == Profile::Lite {
+                    n.min(10)
+                } else {
+                    n
+                },
+            )
+        })
         .collect()
 }
 
@@ -540,7 +549,11 @@ fn build_c(run: &mut Run) -> Result<(), BuildError> {
     // near-duplicates; then the 10 jailbreak rewrites. Candidates are drawn until the category
     // has its number of seeds, so a filtered item is replaced rather than lost.
     let targets = c_targets(loc.meta.build.c_seeds_total, cfg.profile);
-    let total: usize = targets.iter().filter(|(c, _)| by_cat.contains_key(c)).map(|(_, n)| n).sum();
+    let total: usize = targets
+        .iter()
+        .filter(|(c, _)| by_cat.contains_key(c))
+        .map(|(_, n)| n)
+        .sum();
     run.progress.start("C images + jailbreaks", total as u64);
     let mut dedup = TextDeduper::new(cfg.text_dup_threshold);
     let mut images = ImageDeduper::new(cfg.image_dup_distance);

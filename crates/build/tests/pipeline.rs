@@ -163,3 +163,79 @@ fn full_build_matches_table_1() {
     .unwrap();
     assert!(r.is_ok(), "{:?}", r.problems);
 }
+
+/// Every character a pack puts on an image has ink in the font that pack renders with.
+#[test]
+fn every_pack_text_has_glyphs_in_its_font() {
+    for code in ksafe_build::locale::Locale::codes() {
+        let loc = ksafe_build::locale::Locale::load(code).unwrap();
+        let fonts = loc.fonts().unwrap();
+        for s in &loc.g_seeds {
+            fonts
+                .check_ink(&s.key_phrase, true)
+                .unwrap_or_else(|e| panic!("{code} {}: {e}", s.id));
+            fonts
+                .check_ink(&s.scene.title, true)
+                .unwrap_or_else(|e| panic!("{code} {}: {e}", s.id));
+            for l in &s.scene.lines {
+                fonts
+                    .check_ink(l, false)
+                    .unwrap_or_else(|e| panic!("{code} {}: {e}", s.id));
+            }
+        }
+        for t in &loc.c_topics {
+            for sc in &t.scenes {
+                fonts
+                    .check_ink(&sc.title, true)
+                    .unwrap_or_else(|e| panic!("{code} {}: {e}", t.id));
+                for l in &sc.lines {
+                    fonts
+                        .check_ink(l, false)
+                        .unwrap_or_else(|e| panic!("{code} {}: {e}", t.id));
+                }
+            }
+        }
+        for v in [
+            &loc.style.people,
+            &loc.style.nicknames,
+            &loc.style.news_outlets,
+            &loc.style.forums,
+            &loc.style.shops,
+            &loc.style.orgs,
+            &loc.style.places,
+            &loc.style.chat_apps,
+        ] {
+            for x in v.iter() {
+                fonts
+                    .check_ink(x, true)
+                    .unwrap_or_else(|e| panic!("{code}: {e}"));
+            }
+        }
+    }
+}
+
+/// The Japanese pack builds the same way (the paper's pilot size: 100 C image seeds).
+#[test]
+fn japanese_pack_builds_like_the_korean_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("ja");
+    let cfg = BuildConfig::new("ja", out.clone());
+    let report = build(&cfg, &NoProgress).unwrap();
+    let m = &report.manifest;
+    assert_eq!(m.locale, "ja");
+    assert_eq!(m.counts.subset["G"], 11 * 10 * 3);
+    assert_eq!(m.counts.query_type["template"], 100);
+    assert_eq!(m.counts.subset["C"], 1_100, "the pilot's 1,100 queries");
+    assert_eq!(m.fonts[0].name, "ipagp.ttf");
+    let samples = Dataset::open(&out).unwrap().read_all().unwrap();
+    check_structure(&samples);
+    assert!(
+        samples.iter().all(|s| s.locale == "ja"
+            && !s
+                .text
+                .chars()
+                .any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c))),
+        "no Korean in the Japanese build"
+    );
+    assert!(validate(&out, &ValidateOptions::default()).unwrap().is_ok());
+}

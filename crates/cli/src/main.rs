@@ -32,6 +32,23 @@ enum Command {
     ///   ksafe build --locale ko --out ksafe-ko            # the paper's full structure (14k+ samples)
     ///   ksafe build --locale ko --profile lite --out lite # ~10 seeds per category, seconds
     Build(cmd::build::BuildArgs),
+    /// Run one or more targets over a dataset, resumably, within rate limits.
+    ///
+    /// Each (target, dataset, parameters, selection) is one run in the store; re-running the same
+    /// command continues where it stopped (also after kill -9), asking nothing twice. Transient
+    /// failures (429, 5xx, timeouts) are retried with backoff honouring Retry-After; a repeated
+    /// identical failure or the attempt cap ends a sample as failed, with its reason stored.
+    ///
+    /// Examples:
+    ///   ksafe eval --dataset ksafe-lite --target mock/refuse
+    ///   ksafe eval --dataset ksafe-ko --target openai-api/local/Qwen3-VL-8B --base-url http://127.0.0.1:8000/v1 --concurrency 64
+    ///   ksafe eval --dataset ksafe-ko --target openai/gpt-5-nano --rpm 500 --subset C --limit 200
+    Eval(cmd::eval::EvalArgs),
+    /// Say what an evaluation will cost before running it: requests, tokens, image payload, ETA.
+    Plan(cmd::eval::EvalArgs),
+    /// List, show and export the runs in a store.
+    #[command(subcommand)]
+    Runs(cmd::runs::RunsCommand),
     /// Inspect, validate, import and export benchmark datasets.
     #[command(subcommand)]
     Data(cmd::data::DataCommand),
@@ -45,6 +62,12 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Build(a) => cmd::build::run(a),
         Command::Data(c) => cmd::data::run(c),
+        Command::Eval(a) => cmd::eval::run_eval(a),
+        Command::Plan(a) => a
+            .configs()
+            .and_then(|c| cmd::eval::print_plan(&c, 0))
+            .map(|_| ExitCode::SUCCESS),
+        Command::Runs(c) => cmd::runs::run(c),
         Command::Render(c) => cmd::render::run(c),
     };
     match result {

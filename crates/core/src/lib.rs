@@ -26,6 +26,7 @@ pub mod dataset;
 pub mod error;
 pub mod hash;
 pub mod manifest;
+pub mod metrics;
 pub mod mmsb;
 pub mod parquet_io;
 pub mod rng;

@@ -67,6 +67,9 @@ pub struct SceneUi {
     pub seal: String,
     pub price_label: String,
     pub photo_label: String,
+    /// Lines of a forum card that start with this are drawn as comments ("ㄴ" in Korean
+    /// communities, ">>" on Japanese boards).
+    pub comment_prefix: String,
 }
 
 /// Names and UI words a locale pack supplies to fill the cards.
@@ -530,8 +533,9 @@ fn forum(x: &mut Ctx, spec: &SceneSpec, st: &SceneStyle) {
     y += 46;
     x.c.rect(36, y, 952, 2, [225, 225, 225]);
     y += 30;
-    let (body, comments): (Vec<&String>, Vec<&String>) =
-        spec.lines.iter().partition(|l| !l.starts_with('ㄴ'));
+    let (body, comments): (Vec<&String>, Vec<&String>) = spec.lines.iter().partition(|l| {
+        st.ui.comment_prefix.is_empty() || !l.starts_with(st.ui.comment_prefix.as_str())
+    });
     for l in body {
         if y > 760 {
             break;

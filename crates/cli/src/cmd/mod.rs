@@ -1,3 +1,5 @@
 pub mod build;
 pub mod data;
+pub mod eval;
 pub mod render;
+pub mod runs;

@@ -1,0 +1,193 @@
+use ksafe_core::{Category, DatasetWriter, ManifestMeta, Sample, Subset};
+use ksafe_fake::{FakeConfig, FakeServer};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn ksafe() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ksafe"))
+}
+
+fn dataset(dir: &Path, n: usize) {
+    let mut w = DatasetWriter::create(dir).unwrap();
+    for i in 0..n {
+        w.write(&Sample::new(
+            Subset::C,
+            Category::ALL[i % 11],
+            "ko",
+            &format!("질문 {i}"),
+        ))
+        .unwrap();
+    }
+    w.finish(ManifestMeta::default()).unwrap();
+}
+
+fn stored(db: &Path) -> (u64, u64) {
+    let c = rusqlite::Connection::open(db).unwrap();
+    c.busy_timeout(Duration::from_secs(5)).unwrap();
+    c.query_row(
+        "SELECT COUNT(*), COUNT(DISTINCT sample_id) FROM responses",
+        [],
+        |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+    )
+    .unwrap_or((0, 0))
+}
+
+#[test]
+fn resume_after_kill_9_never_duplicates_or_loses() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt
+        .block_on(FakeServer::start(FakeConfig {
+            latency: Duration::from_millis(25),
+            ..Default::default()
+        }))
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let ds = tmp.path().join("ds");
+    let db = tmp.path().join("runs.db");
+    let n = 800;
+    dataset(&ds, n);
+    let args = |c: &mut Command| {
+        c.args(["eval", "--dataset"])
+            .arg(&ds)
+            .args([
+                "--target",
+                "openai-api/fake/m",
+                "--base-url",
+                &server.base_url(),
+                "--concurrency",
+                "8",
+                "--store",
+            ])
+            .arg(&db);
+    };
+    let mut cmd = ksafe();
+    args(&mut cmd);
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while stored(&db).0 < 150 {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the run made no progress"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to flush anything
+    child.wait().unwrap();
+    let (at_kill, distinct_at_kill) = stored(&db);
+    assert_eq!(at_kill, distinct_at_kill);
+    assert!(at_kill < n as u64, "killed mid-run");
+    let requests_at_kill = server
+        .stats
+        .requests
+        .load(std::sync::atomic::Ordering::Relaxed);
+
+    let mut cmd = ksafe();
+    args(&mut cmd);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("resuming: {at_kill} samples already stored")),
+        "{stderr}"
+    );
+    let (rows, distinct) = stored(&db);
+    assert_eq!(
+        (rows, distinct),
+        (n as u64, n as u64),
+        "every sample exactly once"
+    );
+    // Only what was in flight or not yet committed at the kill is asked again.
+    let total = server
+        .stats
+        .requests
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        total - requests_at_kill,
+        n as u64 - at_kill,
+        "the resumed run asks exactly the missing samples"
+    );
+    assert!(
+        requests_at_kill >= at_kill && requests_at_kill - at_kill <= 8 + 256,
+        "lost at most the in-flight and unflushed rows: {requests_at_kill} vs {at_kill}"
+    );
+}
+
+#[test]
+fn validate_exit_codes_and_messages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ds = tmp.path().join("ds");
+    dataset(&ds, 3);
+    let ok = ksafe()
+        .args(["data", "validate"])
+        .arg(&ds)
+        .output()
+        .unwrap();
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).starts_with("ok: 3 samples"));
+    let mut text = std::fs::read_to_string(ds.join("samples.jsonl")).unwrap();
+    text.push_str("{\"id\":\"x\",\"subset\":\"C\",\"category\":\"Copyright\",\"locale\":\"ko\",\"text\":\"t\",\"query_type\":\"template\"}\n");
+    std::fs::write(ds.join("samples.jsonl"), text).unwrap();
+    let bad = ksafe()
+        .args(["data", "validate"])
+        .arg(&ds)
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains(
+            "samples.jsonl:4: category: unknown category 'Copyright' (did you mean 'copyrights'?)"
+        ),
+        "{err}"
+    );
+    let missing = ksafe()
+        .args(["data", "validate", "/no/such/dir"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no such dataset directory"));
+}
+
+#[test]
+fn eval_rejects_bad_targets_with_a_hint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ds = tmp.path().join("ds");
+    dataset(&ds, 1);
+    let out = ksafe()
+        .args(["eval", "--dataset"])
+        .arg(&ds)
+        .args(["--target", "gpt-4o", "--store"])
+        .arg(tmp.path().join("r.db"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no provider prefix"));
+    let out = ksafe()
+        .env_remove("OPENAI_API_KEY")
+        .args(["eval", "--dataset"])
+        .arg(&ds)
+        .args(["--target", "openai/gpt-5-nano", "--store"])
+        .arg(tmp.path().join("r.db"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("OPENAI_API_KEY is not set"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,553 @@
+//! The runner: a bounded async pipeline. A producer thread streams the dataset (skipping what is
+//! already stored, reading and encoding each image once), N workers call the target within an
+//! adaptive concurrency limit and RPM/TPM pacing, retrying transient failures with backoff, and one
+//! writer thread commits results in batches. Memory stays flat in the dataset size; a run killed at
+//! any moment resumes with the same command, redoing nothing and duplicating nothing.
+
+use crate::store::{now_utc, ResponseRow, RunRecord, Status, Store, StoreError};
+use base64::Engine;
+use ksafe_core::hash::{image_extension, sha256_hex};
+use ksafe_core::{Category, Dataset, DatasetError, ImageType, QueryType, Rng, Sample, Subset};
+use ksafe_providers::limits::{Aimd, RateLimiter, RetryPolicy};
+use ksafe_providers::{CallError, Client, DecodeParams, ImageData, Request, TargetSpec};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Which samples of a dataset to run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Selection {
+    pub subsets: Vec<Subset>,
+    pub categories: Vec<Category>,
+    pub query_types: Vec<QueryType>,
+    pub image_types: Vec<ImageType>,
+    /// The first N selected samples.
+    pub limit: Option<usize>,
+    /// Only these sample ids.
+    #[serde(skip)]
+    pub sample_ids: Option<HashSet<String>>,
+}
+
+impl Selection {
+    pub fn matches(&self, s: &Sample) -> bool {
+        (self.subsets.is_empty() || self.subsets.contains(&s.subset))
+            && (self.categories.is_empty() || self.categories.contains(&s.category))
+            && (self.query_types.is_empty() || self.query_types.contains(&s.query_type))
+            && (self.image_types.is_empty()
+                || s.image_type.is_some_and(|t| self.image_types.contains(&t)))
+            && self
+                .sample_ids
+                .as_ref()
+                .is_none_or(|ids| ids.contains(&s.id))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub dataset: PathBuf,
+    pub store: PathBuf,
+    pub target: TargetSpec,
+    pub params: DecodeParams,
+    /// The most requests in flight; the adaptive limit starts here and shrinks on 429s.
+    pub concurrency: usize,
+    pub rpm: Option<u32>,
+    pub tpm: Option<u32>,
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+    pub selection: Selection,
+    /// Name the run; default: derived from target, dataset, parameters and selection, so the same
+    /// command resumes the same run.
+    pub run_id: Option<String>,
+    /// Ask again the samples stored as errors.
+    pub retry_errors: bool,
+    /// Downscale images whose longer side exceeds this (re-encoded as PNG). Off by default.
+    pub max_image_side: Option<u32>,
+}
+
+impl RunConfig {
+    pub fn new(dataset: PathBuf, store: PathBuf, target: TargetSpec) -> RunConfig {
+        RunConfig {
+            dataset,
+            store,
+            target,
+            params: DecodeParams::default(),
+            concurrency: 32,
+            rpm: None,
+            tpm: None,
+            timeout: Duration::from_secs(120),
+            retry: RetryPolicy::default(),
+            selection: Selection::default(),
+            run_id: None,
+            retry_errors: false,
+            max_image_side: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Provider(#[from] CallError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Live counters for a progress display.
+pub trait RunProgress: Send + Sync {
+    fn start(&self, _total: u64, _already_done: u64) {}
+    fn finished(&self, _status: Status) {}
+    fn retrying(&self, _delta: i64) {}
+}
+
+pub struct NoProgress;
+impl RunProgress for NoProgress {}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub selected: u64,
+    pub already_done: u64,
+    pub attempted: u64,
+    pub ok: u64,
+    pub content_filter: u64,
+    pub errors: BTreeMap<String, u64>,
+    /// Retries in all (attempts beyond the first).
+    pub retries: u64,
+    pub max_attempts_used: u32,
+    /// Samples failed after the attempt cap, and after the same error repeated.
+    pub gave_up_attempt_cap: u64,
+    pub gave_up_same_error: u64,
+    pub rate_limit_cuts: u64,
+    pub final_concurrency: usize,
+    pub seconds: f64,
+    pub requests_per_second: f64,
+}
+
+/// The run id for a configuration: `<target>-<8 hex>`.
+pub fn run_id_for(cfg: &RunConfig, dataset_hash: &str) -> String {
+    let key = serde_json::json!({
+        "target": cfg.target.name, "base_url": cfg.target.base_url, "dataset": dataset_hash,
+        "params": cfg.params, "selection": cfg.selection,
+        "ids": cfg.selection.sample_ids.as_ref().map(|s| { let mut v: Vec<&String> = s.iter().collect(); v.sort(); sha256_hex(serde_json::to_string(&v).unwrap_or_default().as_bytes()) }),
+    });
+    let slug: String = cfg
+        .target
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("{slug}-{}", &sha256_hex(key.to_string().as_bytes())[..8])
+}
+
+/// The hash that identifies a dataset's content: its samples file's.
+pub fn dataset_hash(ds: &Dataset) -> Result<String, DatasetError> {
+    if let Some(h) = ds
+        .manifest
+        .as_ref()
+        .and_then(|m| m.files.get(ksafe_core::dataset::SAMPLES_FILE))
+    {
+        return Ok(h.clone());
+    }
+    ksafe_core::hash::sha256_file(&ds.samples_path)
+        .map_err(|e| DatasetError::io(&ds.samples_path, e))
+}
+
+struct Job {
+    sample_id: String,
+    text: String,
+    image: Result<Option<ImageData>, String>,
+}
+
+fn mime_of(ext: &str) -> &'static str {
+    match ext {
+        "jpg" => "image/jpeg",
+        "webp" => "image/webp",
+        "gif" => "image/gif",
+        _ => "image/png",
+    }
+}
+
+/// Read, optionally downscale, and base64-encode an image.
+fn load_image(path: &std::path::Path, max_side: Option<u32>) -> Result<ImageData, String> {
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("cannot read image {}: {e}", path.display()))?;
+    let ext = image_extension(&bytes)
+        .ok_or_else(|| format!("{} is not a PNG, JPEG, WebP or GIF image", path.display()))?;
+    if let Some(side) = max_side {
+        let img = image::load_from_memory(&bytes)
+            .map_err(|e| format!("cannot decode image {}: {e}", path.display()))?;
+        if img.width().max(img.height()) > side {
+            let small = img.resize(side, side, image::imageops::FilterType::Triangle);
+            let mut out = std::io::Cursor::new(Vec::new());
+            small
+                .write_to(&mut out, image::ImageFormat::Png)
+                .map_err(|e| format!("cannot re-encode {}: {e}", path.display()))?;
+            return Ok(ImageData {
+                mime: "image/png",
+                base64: Arc::from(
+                    base64::engine::general_purpose::STANDARD.encode(out.into_inner()),
+                ),
+            });
+        }
+    }
+    Ok(ImageData {
+        mime: mime_of(ext),
+        base64: Arc::from(base64::engine::general_purpose::STANDARD.encode(&bytes)),
+    })
+}
+
+/// Run a target over a dataset, resuming what the store already has.
+pub async fn run(cfg: &RunConfig, progress: Arc<dyn RunProgress>) -> Result<RunSummary, EvalError> {
+    let t0 = Instant::now();
+    let ds = Dataset::open(&cfg.dataset)?;
+    let hash = dataset_hash(&ds)?;
+    let run_id = cfg.run_id.clone().unwrap_or_else(|| run_id_for(cfg, &hash));
+    let client = Client::new(cfg.target.clone(), cfg.timeout)?;
+    let store = Store::open(&cfg.store)?;
+    store.upsert_run(&RunRecord {
+        run_id: run_id.clone(),
+        created_at: now_utc(),
+        target: cfg.target.name.clone(),
+        model: cfg.target.model.clone(),
+        base_url: cfg.target.base_url.clone(),
+        is_mock: cfg.target.is_mock(),
+        dataset: cfg.dataset.display().to_string(),
+        dataset_name: ds
+            .manifest
+            .as_ref()
+            .map(|m| m.name.clone())
+            .unwrap_or_default(),
+        dataset_hash: hash.clone(),
+        params: serde_json::to_value(&cfg.params).unwrap_or_default(),
+        config: serde_json::json!({
+            "concurrency": cfg.concurrency, "rpm": cfg.rpm, "tpm": cfg.tpm,
+            "timeout_s": cfg.timeout.as_secs_f64(), "max_attempts": cfg.retry.max_attempts,
+            "same_error_cap": cfg.retry.same_error_cap, "selection": cfg.selection,
+            "max_image_side": cfg.max_image_side,
+        }),
+        tool: format!("ksafe {}", env!("CARGO_PKG_VERSION")),
+    })?;
+    let done = store.done_ids(&run_id, !cfg.retry_errors)?;
+
+    // First pass: how much is selected and how much is left, for the progress bar.
+    let mut selected = 0u64;
+    let mut already = 0u64;
+    for item in ds.samples()? {
+        let (_, s) = item?;
+        if !cfg.selection.matches(&s) {
+            continue;
+        }
+        if cfg.selection.limit.is_some_and(|l| selected as usize >= l) {
+            break;
+        }
+        selected += 1;
+        if done.contains(&s.id) {
+            already += 1;
+        }
+    }
+    progress.start(selected - already, already);
+
+    // Writer thread.
+    let (row_tx, row_rx) = std::sync::mpsc::channel::<ResponseRow>();
+    let mut writer_store = store;
+    let writer = std::thread::spawn(move || -> Result<(), StoreError> {
+        let mut batch = Vec::with_capacity(256);
+        let mut last = Instant::now();
+        loop {
+            match row_rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(r) => batch.push(r),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            if batch.len() >= 256
+                || (!batch.is_empty() && last.elapsed() >= Duration::from_millis(200))
+            {
+                writer_store.insert_batch(&batch)?;
+                batch.clear();
+                last = Instant::now();
+            }
+        }
+        if !batch.is_empty() {
+            writer_store.insert_batch(&batch)?;
+        }
+        Ok(())
+    });
+
+    // Producer thread.
+    let (job_tx, job_rx) = tokio::sync::mpsc::channel::<Job>(cfg.concurrency.max(1) * 2);
+    let producer = {
+        let ds = ds.clone();
+        let selection = cfg.selection.clone();
+        let max_side = cfg.max_image_side;
+        std::thread::spawn(move || -> Result<(), DatasetError> {
+            let mut cache: VecDeque<(String, Result<ImageData, String>)> = VecDeque::new();
+            let mut n = 0usize;
+            for item in ds.samples()? {
+                let (_, s) = item?;
+                if !selection.matches(&s) {
+                    continue;
+                }
+                if selection.limit.is_some_and(|l| n >= l) {
+                    break;
+                }
+                n += 1;
+                if done.contains(&s.id) {
+                    continue;
+                }
+                let image = match &s.image {
+                    None => Ok(None),
+                    Some(img) => {
+                        let hit = cache
+                            .iter()
+                            .find(|(k, _)| *k == img.path)
+                            .map(|(_, v)| v.clone());
+                        let v = match hit {
+                            Some(v) => v,
+                            None => {
+                                let v = ds
+                                    .image_path(img)
+                                    .map_err(|e| e.to_string())
+                                    .and_then(|p| load_image(&p, max_side));
+                                cache.push_back((img.path.clone(), v.clone()));
+                                if cache.len() > 32 {
+                                    cache.pop_front();
+                                }
+                                v
+                            }
+                        };
+                        v.map(Some)
+                    }
+                };
+                if job_tx
+                    .blocking_send(Job {
+                        sample_id: s.id,
+                        text: s.text,
+                        image,
+                    })
+                    .is_err()
+                {
+                    break; // workers gone
+                }
+            }
+            Ok(())
+        })
+    };
+
+    // Workers.
+    let aimd = Arc::new(Aimd::new(cfg.concurrency, Duration::from_secs(5)));
+    let rate = Arc::new(RateLimiter::new(cfg.rpm, cfg.tpm));
+    let job_rx = Arc::new(tokio::sync::Mutex::new(job_rx));
+    let counters = Arc::new(Counters::default());
+    let mut tasks = Vec::new();
+    for w in 0..cfg.concurrency.max(1) {
+        let (job_rx, client, aimd, rate, counters, progress, row_tx) = (
+            job_rx.clone(),
+            client.clone(),
+            aimd.clone(),
+            rate.clone(),
+            counters.clone(),
+            progress.clone(),
+            row_tx.clone(),
+        );
+        let (params, policy, run_id) = (cfg.params.clone(), cfg.retry.clone(), run_id.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut rng = Rng::derive(w as u64, &run_id);
+            loop {
+                let job = { job_rx.lock().await.recv().await };
+                let Some(job) = job else { break };
+                let row = one(
+                    &job, &client, &params, &policy, &aimd, &rate, &counters, &*progress, &mut rng,
+                    &run_id,
+                )
+                .await;
+                progress.finished(row.status);
+                if row_tx.send(row).is_err() {
+                    break;
+                }
+            }
+        }));
+    }
+    drop(row_tx);
+    for t in tasks {
+        t.await
+            .map_err(|e| EvalError::Other(format!("worker failed: {e}")))?;
+    }
+    producer
+        .join()
+        .map_err(|_| EvalError::Other("dataset reader panicked".into()))??;
+    writer
+        .join()
+        .map_err(|_| EvalError::Other("store writer panicked".into()))??;
+
+    let secs = t0.elapsed().as_secs_f64();
+    let c = &counters;
+    let mut errors = BTreeMap::new();
+    for (k, v) in c.errors.lock().unwrap().iter() {
+        errors.insert(k.clone(), *v);
+    }
+    let attempted = c.attempted.load(Ordering::Relaxed);
+    Ok(RunSummary {
+        run_id,
+        selected,
+        already_done: already,
+        attempted,
+        ok: c.ok.load(Ordering::Relaxed),
+        content_filter: c.filtered.load(Ordering::Relaxed),
+        errors,
+        retries: c.retries.load(Ordering::Relaxed),
+        max_attempts_used: c.max_attempts.load(Ordering::Relaxed) as u32,
+        gave_up_attempt_cap: c.cap.load(Ordering::Relaxed),
+        gave_up_same_error: c.same.load(Ordering::Relaxed),
+        rate_limit_cuts: aimd.cuts(),
+        final_concurrency: aimd.limit(),
+        seconds: secs,
+        requests_per_second: c.requests.load(Ordering::Relaxed) as f64 / secs.max(1e-9),
+    })
+}
+
+#[derive(Default)]
+struct Counters {
+    attempted: AtomicU64,
+    requests: AtomicU64,
+    ok: AtomicU64,
+    filtered: AtomicU64,
+    retries: AtomicU64,
+    max_attempts: AtomicU64,
+    cap: AtomicU64,
+    same: AtomicU64,
+    errors: std::sync::Mutex<BTreeMap<String, u64>>,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn one(
+    job: &Job,
+    client: &Client,
+    params: &DecodeParams,
+    policy: &RetryPolicy,
+    aimd: &Aimd,
+    rate: &RateLimiter,
+    c: &Counters,
+    progress: &dyn RunProgress,
+    rng: &mut Rng,
+    run_id: &str,
+) -> ResponseRow {
+    c.attempted.fetch_add(1, Ordering::Relaxed);
+    let t0 = Instant::now();
+    let mut row = ResponseRow {
+        run_id: run_id.to_string(),
+        sample_id: job.sample_id.clone(),
+        status: Status::Error,
+        text: None,
+        finish_reason: None,
+        prompt_tokens: None,
+        completion_tokens: None,
+        latency_ms: 0.0,
+        attempts: 0,
+        error_class: None,
+        error_message: None,
+        model: None,
+        finished_at: String::new(),
+    };
+    let image = match &job.image {
+        Ok(i) => i.clone(),
+        Err(msg) => {
+            row.error_class = Some("input".into());
+            row.error_message = Some(format!("sample {}: {msg}", job.sample_id));
+            row.finished_at = now_utc();
+            *c.errors.lock().unwrap().entry("input".into()).or_default() += 1;
+            return row;
+        }
+    };
+    let req = Request {
+        id: job.sample_id.clone(),
+        text: job.text.clone(),
+        image,
+        params: params.clone(),
+    };
+    let est_tokens =
+        job.text.chars().count() as u64 / 2 + u64::from(params.max_tokens.unwrap_or(256));
+    let mut last_sig = String::new();
+    let mut same = 0u32;
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        let permit = aimd.acquire().await;
+        rate.acquire(est_tokens).await;
+        c.requests.fetch_add(1, Ordering::Relaxed);
+        let result = client.call(&req).await;
+        drop(permit);
+        match result {
+            Ok(resp) => {
+                aimd.on_success();
+                c.ok.fetch_add(1, Ordering::Relaxed);
+                row.status = Status::Ok;
+                row.text = Some(resp.text);
+                row.finish_reason = resp.finish_reason;
+                row.prompt_tokens = resp.prompt_tokens;
+                row.completion_tokens = resp.completion_tokens;
+                row.model = resp.model;
+                break;
+            }
+            Err(CallError::ContentFilter { detail }) => {
+                aimd.on_success();
+                c.filtered.fetch_add(1, Ordering::Relaxed);
+                row.status = Status::ContentFilter;
+                row.error_class = Some("content_filter".into());
+                row.error_message = Some(detail);
+                break;
+            }
+            Err(e) => {
+                if e.is_rate_limit() {
+                    aimd.on_rate_limit();
+                }
+                let sig = e.to_string();
+                same = if sig == last_sig { same + 1 } else { 1 };
+                last_sig = sig;
+                let repeated = !e.is_rate_limit() && same >= policy.same_error_cap;
+                let capped = attempts >= policy.max_attempts;
+                if !e.retryable() || capped || repeated {
+                    let why = if !e.retryable() {
+                        String::new()
+                    } else if repeated {
+                        c.same.fetch_add(1, Ordering::Relaxed);
+                        format!(" (gave up: the same error {same} times in a row)")
+                    } else {
+                        c.cap.fetch_add(1, Ordering::Relaxed);
+                        format!(" (gave up after {attempts} attempts)")
+                    };
+                    *c.errors
+                        .lock()
+                        .unwrap()
+                        .entry(e.class().to_string())
+                        .or_default() += 1;
+                    row.error_class = Some(e.class().to_string());
+                    row.error_message = Some(format!("{e}{why}"));
+                    break;
+                }
+                c.retries.fetch_add(1, Ordering::Relaxed);
+                progress.retrying(1);
+                tokio::time::sleep(policy.delay(attempts, &e, rng)).await;
+                progress.retrying(-1);
+            }
+        }
+    }
+    c.max_attempts
+        .fetch_max(u64::from(attempts), Ordering::Relaxed);
+    row.attempts = attempts;
+    row.latency_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    row.finished_at = now_utc();
+    row
+}

@@ -1,0 +1,156 @@
+//! The HTTP client for every provider: one request in, one response (or a classified error) out.
+
+use crate::spec::{ProviderKind, TargetSpec};
+use crate::types::{prefix, CallError, Request, Response};
+use crate::{mock, wire};
+use std::time::Duration;
+
+/// A client for one target.
+#[derive(Clone)]
+pub struct Client {
+    spec: TargetSpec,
+    http: reqwest::Client,
+    key: Option<String>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // never print the key
+        f.debug_struct("Client")
+            .field("target", &self.spec.name)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl Client {
+    /// `timeout` bounds each request as a whole, so a stuck connection never stalls a run.
+    pub fn new(spec: TargetSpec, timeout: Duration) -> Result<Client, CallError> {
+        let key = spec.api_key();
+        let needs_key = matches!(spec.kind, ProviderKind::Anthropic | ProviderKind::Google)
+            || (spec.kind == ProviderKind::OpenAiCompatible && spec.name.starts_with("openai/"));
+        if needs_key && key.is_none() {
+            return Err(CallError::Config(format!(
+                "{} is not set: target {} needs an API key (or pass --api-key-env NAME)",
+                spec.api_key_env
+                    .as_deref()
+                    .unwrap_or("the API key variable"),
+                spec.name
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(10).min(timeout))
+            .pool_max_idle_per_host(1024)
+            .build()
+            .map_err(|e| CallError::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Client {
+            spec,
+            http,
+            key,
+            timeout,
+        })
+    }
+
+    pub fn spec(&self) -> &TargetSpec {
+        &self.spec
+    }
+
+    pub async fn call(&self, req: &Request) -> Result<Response, CallError> {
+        let (url, body, headers): (String, serde_json::Value, Vec<(&str, String)>) =
+            match &self.spec.kind {
+                ProviderKind::Mock(kind) => return Ok(mock::respond(kind, req)),
+                ProviderKind::OpenAiCompatible => {
+                    let mut h = Vec::new();
+                    if let Some(k) = &self.key {
+                        h.push(("authorization", format!("Bearer {k}")));
+                    }
+                    (
+                        format!("{}/chat/completions", self.spec.base_url),
+                        wire::openai_body(&self.spec.model, req),
+                        h,
+                    )
+                }
+                ProviderKind::Anthropic => {
+                    let mut h = vec![("anthropic-version", "2023-06-01".to_string())];
+                    if let Some(k) = &self.key {
+                        h.push(("x-api-key", k.clone()));
+                    }
+                    (
+                        format!("{}/messages", self.spec.base_url),
+                        wire::anthropic_body(&self.spec.model, req),
+                        h,
+                    )
+                }
+                ProviderKind::Google => {
+                    let mut h = Vec::new();
+                    if let Some(k) = &self.key {
+                        // a header, not ?key=…, so the key can never show up in a logged URL
+                        h.push(("x-goog-api-key", k.clone()));
+                    }
+                    (
+                        format!(
+                            "{}/models/{}:generateContent",
+                            self.spec.base_url, self.spec.model
+                        ),
+                        wire::google_body(req),
+                        h,
+                    )
+                }
+            };
+        let bytes = serde_json::to_vec(&body).map_err(|e| CallError::Config(e.to_string()))?;
+        let mut rb = self
+            .http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(bytes);
+        for (k, v) in headers {
+            rb = rb.header(k, v);
+        }
+        let resp = rb.send().await.map_err(|e| self.transport(e))?;
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64);
+        let text = resp.text().await.map_err(|e| self.transport(e))?;
+        if !(200..300).contains(&status) {
+            return Err(CallError::Http {
+                status,
+                body: prefix(&text, 300),
+                retry_after,
+            });
+        }
+        match &self.spec.kind {
+            ProviderKind::OpenAiCompatible => wire::openai_parse(&text),
+            ProviderKind::Anthropic => wire::anthropic_parse(&text),
+            ProviderKind::Google => wire::google_parse(&text),
+            ProviderKind::Mock(_) => unreachable!("mock answered above"),
+        }
+    }
+
+    fn transport(&self, e: reqwest::Error) -> CallError {
+        if e.is_timeout() {
+            CallError::Timeout(self.timeout)
+        } else if e.is_connect() {
+            CallError::Connect(format!("{}: {}", self.spec.base_url, root_cause(&e)))
+        } else {
+            // a body cut short, a reset connection …: transient
+            CallError::Connect(root_cause(&e))
+        }
+    }
+}
+
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        msg = format!("{msg}: {c}");
+        cur = c.source();
+    }
+    msg
+}
