@@ -9,6 +9,7 @@ use base64::Engine;
 use ksafe_core::hash::{image_extension, sha256_hex};
 use ksafe_core::{Category, Dataset, DatasetError, ImageType, QueryType, Rng, Sample, Subset};
 use ksafe_providers::limits::{Aimd, RateLimiter, RetryPolicy};
+use ksafe_providers::retry::{call_with_retries, GaveUp, Limits};
 use ksafe_providers::{CallError, Client, DecodeParams, ImageData, Request, TargetSpec};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet, VecDeque};
@@ -347,30 +348,31 @@ pub async fn run(cfg: &RunConfig, progress: Arc<dyn RunProgress>) -> Result<RunS
     };
 
     // Workers.
-    let aimd = Arc::new(Aimd::new(cfg.concurrency, Duration::from_secs(5)));
-    let rate = Arc::new(RateLimiter::new(cfg.rpm, cfg.tpm));
+    let limits = Arc::new(Limits {
+        aimd: Aimd::new(cfg.concurrency, Duration::from_secs(5)),
+        rate: RateLimiter::new(cfg.rpm, cfg.tpm),
+        policy: cfg.retry.clone(),
+    });
     let job_rx = Arc::new(tokio::sync::Mutex::new(job_rx));
     let counters = Arc::new(Counters::default());
     let mut tasks = Vec::new();
     for w in 0..cfg.concurrency.max(1) {
-        let (job_rx, client, aimd, rate, counters, progress, row_tx) = (
+        let (job_rx, client, limits, counters, progress, row_tx) = (
             job_rx.clone(),
             client.clone(),
-            aimd.clone(),
-            rate.clone(),
+            limits.clone(),
             counters.clone(),
             progress.clone(),
             row_tx.clone(),
         );
-        let (params, policy, run_id) = (cfg.params.clone(), cfg.retry.clone(), run_id.clone());
+        let (params, run_id) = (cfg.params.clone(), run_id.clone());
         tasks.push(tokio::spawn(async move {
             let mut rng = Rng::derive(w as u64, &run_id);
             loop {
                 let job = { job_rx.lock().await.recv().await };
                 let Some(job) = job else { break };
                 let row = one(
-                    &job, &client, &params, &policy, &aimd, &rate, &counters, &*progress, &mut rng,
-                    &run_id,
+                    &job, &client, &params, &limits, &counters, &*progress, &mut rng, &run_id,
                 )
                 .await;
                 progress.finished(row.status);
@@ -411,8 +413,8 @@ pub async fn run(cfg: &RunConfig, progress: Arc<dyn RunProgress>) -> Result<RunS
         max_attempts_used: c.max_attempts.load(Ordering::Relaxed) as u32,
         gave_up_attempt_cap: c.cap.load(Ordering::Relaxed),
         gave_up_same_error: c.same.load(Ordering::Relaxed),
-        rate_limit_cuts: aimd.cuts(),
-        final_concurrency: aimd.limit(),
+        rate_limit_cuts: limits.aimd.cuts(),
+        final_concurrency: limits.aimd.limit(),
         seconds: secs,
         requests_per_second: c.requests.load(Ordering::Relaxed) as f64 / secs.max(1e-9),
     })
@@ -436,9 +438,7 @@ async fn one(
     job: &Job,
     client: &Client,
     params: &DecodeParams,
-    policy: &RetryPolicy,
-    aimd: &Aimd,
-    rate: &RateLimiter,
+    limits: &Limits,
     c: &Counters,
     progress: &dyn RunProgress,
     rng: &mut Rng,
@@ -479,69 +479,47 @@ async fn one(
     };
     let est_tokens =
         job.text.chars().count() as u64 / 2 + u64::from(params.max_tokens.unwrap_or(256));
-    let mut last_sig = String::new();
-    let mut same = 0u32;
-    let mut attempts = 0u32;
-    loop {
-        attempts += 1;
-        let permit = aimd.acquire().await;
-        rate.acquire(est_tokens).await;
-        c.requests.fetch_add(1, Ordering::Relaxed);
-        let result = client.call(&req).await;
-        drop(permit);
-        match result {
-            Ok(resp) => {
-                aimd.on_success();
-                c.ok.fetch_add(1, Ordering::Relaxed);
-                row.status = Status::Ok;
-                row.text = Some(resp.text);
-                row.finish_reason = resp.finish_reason;
-                row.prompt_tokens = resp.prompt_tokens;
-                row.completion_tokens = resp.completion_tokens;
-                row.model = resp.model;
-                break;
-            }
-            Err(CallError::ContentFilter { detail }) => {
-                aimd.on_success();
-                c.filtered.fetch_add(1, Ordering::Relaxed);
-                row.status = Status::ContentFilter;
-                row.error_class = Some("content_filter".into());
-                row.error_message = Some(detail);
-                break;
-            }
-            Err(e) => {
-                if e.is_rate_limit() {
-                    aimd.on_rate_limit();
+    let on_retry = |d: i64| progress.retrying(d);
+    let called = call_with_retries(client, &req, limits, est_tokens, rng, &on_retry).await;
+    let attempts = called.attempts;
+    c.requests.fetch_add(u64::from(attempts), Ordering::Relaxed);
+    c.retries
+        .fetch_add(u64::from(attempts - 1), Ordering::Relaxed);
+    match called.result {
+        Ok(resp) => {
+            c.ok.fetch_add(1, Ordering::Relaxed);
+            row.status = Status::Ok;
+            row.text = Some(resp.text);
+            row.finish_reason = resp.finish_reason;
+            row.prompt_tokens = resp.prompt_tokens;
+            row.completion_tokens = resp.completion_tokens;
+            row.model = resp.model;
+        }
+        Err(CallError::ContentFilter { detail }) => {
+            c.filtered.fetch_add(1, Ordering::Relaxed);
+            row.status = Status::ContentFilter;
+            row.error_class = Some("content_filter".into());
+            row.error_message = Some(detail);
+        }
+        Err(e) => {
+            let why = match called.gave_up {
+                Some(g @ GaveUp::SameError(_)) => {
+                    c.same.fetch_add(1, Ordering::Relaxed);
+                    format!(" ({g})")
                 }
-                let sig = e.to_string();
-                same = if sig == last_sig { same + 1 } else { 1 };
-                last_sig = sig;
-                let repeated = !e.is_rate_limit() && same >= policy.same_error_cap;
-                let capped = attempts >= policy.max_attempts;
-                if !e.retryable() || capped || repeated {
-                    let why = if !e.retryable() {
-                        String::new()
-                    } else if repeated {
-                        c.same.fetch_add(1, Ordering::Relaxed);
-                        format!(" (gave up: the same error {same} times in a row)")
-                    } else {
-                        c.cap.fetch_add(1, Ordering::Relaxed);
-                        format!(" (gave up after {attempts} attempts)")
-                    };
-                    *c.errors
-                        .lock()
-                        .unwrap()
-                        .entry(e.class().to_string())
-                        .or_default() += 1;
-                    row.error_class = Some(e.class().to_string());
-                    row.error_message = Some(format!("{e}{why}"));
-                    break;
+                Some(g @ GaveUp::AttemptCap(_)) => {
+                    c.cap.fetch_add(1, Ordering::Relaxed);
+                    format!(" ({g})")
                 }
-                c.retries.fetch_add(1, Ordering::Relaxed);
-                progress.retrying(1);
-                tokio::time::sleep(policy.delay(attempts, &e, rng)).await;
-                progress.retrying(-1);
-            }
+                None => String::new(),
+            };
+            *c.errors
+                .lock()
+                .unwrap()
+                .entry(e.class().to_string())
+                .or_default() += 1;
+            row.error_class = Some(e.class().to_string());
+            row.error_message = Some(format!("{e}{why}"));
         }
     }
     c.max_attempts

@@ -20,6 +20,7 @@
 pub mod client;
 pub mod limits;
 pub mod mock;
+pub mod retry;
 pub mod spec;
 pub mod types;
 pub mod wire;
