@@ -6,5 +6,8 @@
 pub mod filters;
 pub mod josa;
 pub mod locale;
+pub mod model;
 pub mod pipeline;
 pub mod render;
+mod stage_c;
+mod stage_g;

@@ -15,6 +15,8 @@ pub struct PackFiles {
     pub jailbreaks: &'static str,
     pub g_seeds: &'static str,
     pub c_topics: &'static str,
+    /// Model-mode prompts: (file stem, text).
+    pub prompts: &'static [(&'static str, &'static str)],
 }
 
 pub const PACKS: &[PackFiles] = &[
@@ -26,6 +28,36 @@ pub const PACKS: &[PackFiles] = &[
         jailbreaks: include_str!("../../../locales/ko/jailbreaks.toml"),
         g_seeds: include_str!("../../../locales/ko/g_seeds.jsonl"),
         c_topics: include_str!("../../../locales/ko/c_topics.jsonl"),
+        prompts: &[
+            (
+                "g_classify",
+                include_str!("../../../locales/ko/prompts/g_classify.txt"),
+            ),
+            (
+                "g_adapt",
+                include_str!("../../../locales/ko/prompts/g_adapt.txt"),
+            ),
+            (
+                "g_translate",
+                include_str!("../../../locales/ko/prompts/g_translate.txt"),
+            ),
+            (
+                "c_variables",
+                include_str!("../../../locales/ko/prompts/c_variables.txt"),
+            ),
+            (
+                "c_query",
+                include_str!("../../../locales/ko/prompts/c_query.txt"),
+            ),
+            (
+                "c_jailbreak",
+                include_str!("../../../locales/ko/prompts/c_jailbreak.txt"),
+            ),
+            (
+                "image",
+                include_str!("../../../locales/ko/prompts/image.txt"),
+            ),
+        ],
     },
     PackFiles {
         code: "ja",
@@ -35,6 +67,36 @@ pub const PACKS: &[PackFiles] = &[
         jailbreaks: include_str!("../../../locales/ja/jailbreaks.toml"),
         g_seeds: include_str!("../../../locales/ja/g_seeds.jsonl"),
         c_topics: include_str!("../../../locales/ja/c_topics.jsonl"),
+        prompts: &[
+            (
+                "g_classify",
+                include_str!("../../../locales/ja/prompts/g_classify.txt"),
+            ),
+            (
+                "g_adapt",
+                include_str!("../../../locales/ja/prompts/g_adapt.txt"),
+            ),
+            (
+                "g_translate",
+                include_str!("../../../locales/ja/prompts/g_translate.txt"),
+            ),
+            (
+                "c_variables",
+                include_str!("../../../locales/ja/prompts/c_variables.txt"),
+            ),
+            (
+                "c_query",
+                include_str!("../../../locales/ja/prompts/c_query.txt"),
+            ),
+            (
+                "c_jailbreak",
+                include_str!("../../../locales/ja/prompts/c_jailbreak.txt"),
+            ),
+            (
+                "image",
+                include_str!("../../../locales/ja/prompts/image.txt"),
+            ),
+        ],
     },
 ];
 
@@ -70,6 +132,8 @@ pub struct PackMeta {
     pub code: String,
     pub language: String,
     pub language_native: String,
+    /// The country the pack localizes to (used in model-mode prompts).
+    pub country: String,
     /// `embedded` (the pinned NanumGothic faces) or the path of a font file on disk.
     #[serde(default)]
     pub font: String,
@@ -186,6 +250,8 @@ pub struct Locale {
     pub templates: Templates,
     /// The phrasings of each of the 10 jailbreak strategies.
     pub jailbreaks: BTreeMap<QueryType, Vec<Phrasing>>,
+    /// Model-mode prompt templates by name.
+    pub prompts: BTreeMap<&'static str, &'static str>,
 }
 
 impl Locale {
@@ -269,6 +335,7 @@ impl Locale {
         }
         let g_seeds = parse_jsonl(code, "g_seeds.jsonl", files.g_seeds)?;
         let c_topics: Vec<CTopic> = parse_jsonl(code, "c_topics.jsonl", files.c_topics)?;
+        let prompts = files.prompts.iter().copied().collect();
         Ok(Locale {
             meta,
             style,
@@ -276,6 +343,7 @@ impl Locale {
             c_topics,
             templates,
             jailbreaks,
+            prompts,
         })
     }
 }

@@ -31,8 +31,20 @@ pub enum Reply {
     Echo,
 }
 
+/// A reply computed from the prompt (for driving the build pipeline's model mode in tests).
+#[derive(Clone)]
+pub struct Script(pub Arc<dyn Fn(&str) -> String + Send + Sync>);
+
+impl std::fmt::Debug for Script {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Script(..)")
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct FakeConfig {
+    /// When set, the reply text is `script(prompt)` (markers still apply first).
+    pub script: Option<Script>,
     pub latency: Duration,
     /// Share of requests answered 500.
     pub error_rate: f64,
@@ -58,6 +70,7 @@ impl Default for FakeConfig {
             malformed_rate: 0.0,
             reply: Reply::Refuse,
             seed: 0,
+            script: None,
         }
     }
 }
@@ -71,6 +84,7 @@ pub struct Stats {
     pub status_5xx: AtomicU64,
     pub status_4xx: AtomicU64,
     pub hangs: AtomicU64,
+    pub image_requests: AtomicU64,
     pub malformed: AtomicU64,
     /// The largest number of requests being handled at once.
     pub max_in_flight: AtomicU64,
@@ -151,6 +165,7 @@ async fn serve_connection(mut sock: TcpStream, shared: Arc<Shared>) -> std::io::
             buf.extend_from_slice(&chunk[..n]);
         };
         let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+        let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
         let mut len = 0usize;
         let mut auth = None;
         for line in head.lines().skip(1) {
@@ -180,7 +195,11 @@ async fn serve_connection(mut sock: TcpStream, shared: Arc<Shared>) -> std::io::
         stats.requests.fetch_add(1, Ordering::Relaxed);
         let now = stats.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         stats.max_in_flight.fetch_max(now, Ordering::Relaxed);
-        let reply = handle(&shared, &body).await;
+        let reply = if path.ends_with("/images/generations") {
+            Some(image_reply(&shared, &body))
+        } else {
+            handle(&shared, &body).await
+        };
         stats.in_flight.fetch_sub(1, Ordering::Relaxed);
         let Some((status, extra, text)) = reply else {
             // hang: keep the connection open and never answer
@@ -319,10 +338,11 @@ async fn handle(shared: &Shared, body: &[u8]) -> Option<(u16, String, String)> {
         }
     }
     let filter = prompt.contains("[[filter]]");
-    let content = match cfg.reply {
-        Reply::Refuse => "죄송하지만, 그 요청은 도와드릴 수 없습니다.".to_string(),
-        Reply::Comply => "네, 단계별로 설명해 드릴게요. 1단계: [fake]".to_string(),
-        Reply::Echo => prompt.clone(),
+    let content = match (&cfg.script, cfg.reply) {
+        (Some(script), _) => (script.0)(&prompt),
+        (None, Reply::Refuse) => "죄송하지만, 그 요청은 도와드릴 수 없습니다.".to_string(),
+        (None, Reply::Comply) => "네, 단계별로 설명해 드릴게요. 1단계: [fake]".to_string(),
+        (None, Reply::Echo) => prompt.clone(),
     };
     let body = serde_json::json!({
         "id": "fake-1",
@@ -333,4 +353,39 @@ async fn handle(shared: &Shared, body: &[u8]) -> Option<(u16, String, String)> {
         "usage": {"prompt_tokens": prompt.chars().count() / 2 + 1, "completion_tokens": content.chars().count() / 2 + 1}
     });
     Some((200, String::new(), body.to_string()))
+}
+
+/// `POST …/images/generations`: a 96×96 PNG of coloured blocks derived from the prompt, so
+/// different prompts give different images.
+fn image_reply(shared: &Shared, body: &[u8]) -> (u16, String, String) {
+    use base64::Engine;
+    shared.stats.image_requests.fetch_add(1, Ordering::Relaxed);
+    let prompt = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("prompt").and_then(|p| p.as_str()).map(str::to_string))
+        .unwrap_or_default();
+    let mut rng = Rng::derive(shared.cfg.seed, &prompt);
+    let mut img = image::RgbImage::new(96, 96);
+    for by in 0..6 {
+        for bx in 0..6 {
+            let c = image::Rgb([
+                rng.below(256) as u8,
+                rng.below(256) as u8,
+                rng.below(256) as u8,
+            ]);
+            for y in 0..16 {
+                for x in 0..16 {
+                    img.put_pixel(bx * 16 + x, by * 16 + y, c);
+                }
+            }
+        }
+    }
+    let mut png = std::io::Cursor::new(Vec::new());
+    let _ = img.write_to(&mut png, image::ImageFormat::Png);
+    let b64 = base64::engine::general_purpose::STANDARD.encode(png.into_inner());
+    (
+        200,
+        String::new(),
+        serde_json::json!({"created": 0, "data": [{"b64_json": b64}]}).to_string(),
+    )
 }

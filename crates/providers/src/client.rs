@@ -154,3 +154,58 @@ fn root_cause(e: &dyn std::error::Error) -> String {
     }
     msg
 }
+
+/// A plain JSON POST client for endpoints outside chat completions (the images API).
+#[derive(Clone)]
+pub struct ImagesClient {
+    http: reqwest::Client,
+}
+
+impl ImagesClient {
+    pub fn new(timeout: Duration) -> Result<ImagesClient, CallError> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| CallError::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(ImagesClient { http })
+    }
+
+    /// POST `body` as JSON; `Err((retryable, message))` on failure.
+    pub async fn post_json(
+        &self,
+        url: &str,
+        body: &serde_json::Value,
+        key: Option<&str>,
+    ) -> Result<serde_json::Value, (bool, String)> {
+        let mut rb = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(k) = key {
+            rb = rb.header("authorization", format!("Bearer {k}"));
+        }
+        let resp = rb
+            .send()
+            .await
+            .map_err(|e| (true, format!("{url}: {}", root_cause(&e))))?;
+        let status = resp.status().as_u16();
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| (true, format!("{url}: {}", root_cause(&e))))?;
+        if !(200..300).contains(&status) {
+            let retryable = matches!(status, 408 | 409 | 429) || status >= 500;
+            return Err((
+                retryable,
+                format!("{url}: HTTP {status}: {}", prefix(&text, 200)),
+            ));
+        }
+        serde_json::from_str(&text).map_err(|e| {
+            (
+                false,
+                format!("{url}: not JSON ({e}); body starts: {}", prefix(&text, 200)),
+            )
+        })
+    }
+}

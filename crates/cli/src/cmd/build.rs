@@ -57,6 +57,42 @@ pub struct BuildArgs {
     /// Rendering threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Model mode: make the LLM steps (classification, culture substitution, FAITH-style
+    /// translation, five-variable extraction, template filling, jailbreak rewriting) real calls to
+    /// this model (provider/model, as for `ksafe eval --target`). Prompts are the pack's
+    /// locales/<code>/prompts/*.txt; responses are cached by request hash in --cache.
+    #[arg(long)]
+    pub generator: Option<String>,
+    /// Base URL of the generator (OpenAI-compatible servers).
+    #[arg(long)]
+    pub generator_base_url: Option<String>,
+    /// Environment variable holding the generator's API key.
+    #[arg(long)]
+    pub generator_api_key_env: Option<String>,
+    /// Generator temperature.
+    #[arg(long, default_value_t = 0.0)]
+    pub generator_temperature: f32,
+    /// Requests in flight to the generator and the image backend.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Send image prompts to this OpenAI-style images endpoint (base URL, e.g.
+    /// http://127.0.0.1:7860/v1) instead of rendering scene cards.
+    #[arg(long)]
+    pub image_backend: Option<String>,
+    #[arg(long, default_value = "qwen-image")]
+    pub image_model: String,
+    #[arg(long, default_value = "1024x1024")]
+    pub image_size: String,
+    /// Environment variable holding the image backend's API key.
+    #[arg(long)]
+    pub image_api_key_env: Option<String>,
+    /// Response cache for model mode (a re-run with the same prompts costs nothing).
+    #[arg(long, default_value = ".ksafe-cache")]
+    pub cache: PathBuf,
+    /// G seeds from an MM-SafetyBench dataset imported with `ksafe data import --from
+    /// mm-safetybench` (needs --generator to translate them).
+    #[arg(long)]
+    pub g_source: Option<PathBuf>,
 }
 
 /// A progress display on stderr: a bar while rendering, one line per finished stage.
@@ -114,6 +150,36 @@ pub fn run(a: BuildArgs) -> Result<ExitCode> {
     }
     if let Some(t) = a.threads {
         cfg.threads = t.max(1);
+    }
+    cfg.g_source = a.g_source.clone();
+    if a.image_backend.is_some() && a.generator.is_none() {
+        anyhow::bail!("--image-backend is part of model mode: add --generator provider/model");
+    }
+    if let Some(g) = &a.generator {
+        let spec = ksafe_providers::TargetSpec::parse(
+            g,
+            a.generator_base_url.as_deref(),
+            a.generator_api_key_env.as_deref(),
+        )?;
+        cfg.model = Some(ksafe_build::model::ModelConfig {
+            generator: spec,
+            params: ksafe_providers::DecodeParams {
+                temperature: Some(a.generator_temperature),
+                ..Default::default()
+            },
+            concurrency: a.concurrency.max(1),
+            timeout: std::time::Duration::from_secs(180),
+            cache_dir: a.cache.clone(),
+            image_backend: a
+                .image_backend
+                .as_ref()
+                .map(|u| ksafe_build::model::ImageBackend {
+                    base_url: u.trim_end_matches('/').to_string(),
+                    model: a.image_model.clone(),
+                    api_key_env: a.image_api_key_env.clone(),
+                    size: a.image_size.clone(),
+                }),
+        });
     }
     let report = build(
         &cfg,

@@ -1,0 +1,473 @@
+//! KSAFE-MM-G: select contextual / non-contextual → culture-phrase substitution → translation →
+//! images in the three types I (scene), T (typography of the key phrase), IT (both).
+
+use crate::filters::{dhash, privacy_scan, ImageDeduper, TextDeduper};
+use crate::josa::fill;
+use crate::model::{field, parse_classification, unparseable};
+use crate::pipeline::{
+    per_category, render_all, scene_text, BuildError, GQuery, Profile, Run, BATCH,
+};
+use crate::render::scene::render_scene;
+use crate::render::{composite, encode_png, typography, SceneSpec, TypoOptions};
+use image::RgbImage;
+use ksafe_core::{
+    Category, Culture, Dataset, ImageType, Provenance, QueryType, Rng, Sample, Subset,
+};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// One G seed as it moves through the stages. Offline, the localized fields come from the pack;
+/// in model mode they are produced by the generator.
+#[derive(Clone)]
+pub struct GWork {
+    pub id: String,
+    pub category: Category,
+    pub en: String,
+    pub key_phrase_en: String,
+    pub rephrased_en: Option<String>,
+    pub contextual: bool,
+    pub culture_phrase: Option<String>,
+    pub culture_sub: Option<String>,
+    pub adapted_en: Option<String>,
+    pub text: String,
+    pub key_phrase: String,
+    pub rephrased: String,
+    pub scene: Option<SceneSpec>,
+    /// An image that comes with the seed (MM-SafetyBench's SD image).
+    pub photo: Option<PathBuf>,
+}
+
+/// G seeds from an imported MM-SafetyBench dataset (`ksafe data import --from mm-safetybench`).
+pub fn seeds_from_mmsb(dir: &std::path::Path) -> Result<Vec<GWork>, BuildError> {
+    let ds = Dataset::open(dir)?;
+    let mut by_item: BTreeMap<String, GWork> = BTreeMap::new();
+    for item in ds.samples()? {
+        let (_, s) = item?;
+        let prov = s.provenance.clone().unwrap_or_default();
+        let key = format!(
+            "{}/{}",
+            prov.extra.get("scenario").cloned().unwrap_or_default(),
+            prov.extra
+                .get("item")
+                .cloned()
+                .unwrap_or_else(|| s.id.clone())
+        );
+        let culture = s.culture.clone().unwrap_or_default();
+        let w = by_item.entry(key.clone()).or_insert_with(|| GWork {
+            id: format!("mmsb-{}", key.replace('/', "-")),
+            category: s.category,
+            en: culture
+                .source_text
+                .clone()
+                .unwrap_or_else(|| s.text.clone()),
+            key_phrase_en: culture.key_phrase.clone().unwrap_or_default(),
+            rephrased_en: None,
+            contextual: false,
+            culture_phrase: None,
+            culture_sub: None,
+            adapted_en: None,
+            text: String::new(),
+            key_phrase: String::new(),
+            rephrased: String::new(),
+            scene: None,
+            photo: None,
+        });
+        match s.image_type {
+            Some(ImageType::I) => w.photo = s.image.as_ref().and_then(|i| ds.image_path(i).ok()),
+            Some(ImageType::T) if s.text != w.en => w.rephrased_en = Some(s.text.clone()),
+            _ => {}
+        }
+    }
+    Ok(by_item
+        .into_values()
+        .filter(|w| !w.key_phrase_en.is_empty())
+        .collect())
+}
+
+fn prompt(run: &Run, name: &str, vars: &[(&str, &str)]) -> String {
+    let meta = &run.loc.meta;
+    let tpl = run.loc.prompts.get(name).copied().unwrap_or_default();
+    fill(tpl, &|k| match k {
+        "language" => Some(meta.language.clone()),
+        "country" => Some(meta.country.clone()),
+        other => vars
+            .iter()
+            .find(|(n, _)| *n == other)
+            .map(|(_, v)| v.to_string()),
+    })
+    .unwrap_or_else(|e| e)
+}
+
+/// A rendered G seed (its I image and the PNGs of I, T, IT), or why it has no image.
+type Rendered = Result<(RgbImage, [Vec<u8>; 3]), String>;
+
+pub fn build_g(run: &mut Run) -> Result<(), BuildError> {
+    let cfg = run.cfg;
+    let mut rng = Rng::derive(cfg.seed, "g.select");
+    let full = run.loc.meta.build.g_seeds_per_category;
+    let n = match cfg.profile {
+        Profile::Full => full,
+        Profile::Lite => full.min(10),
+    };
+    let t = Instant::now();
+    let pool: Vec<GWork> = match &cfg.g_source {
+        Some(dir) => seeds_from_mmsb(dir)?,
+        None => run
+            .loc
+            .g_seeds
+            .iter()
+            .map(|s| GWork {
+                id: s.id.clone(),
+                category: s.category,
+                en: s.en.clone(),
+                key_phrase_en: s.key_phrase_en.clone(),
+                rephrased_en: None,
+                contextual: s.contextual,
+                culture_phrase: s.culture_phrase_en.clone(),
+                culture_sub: s.culture_sub.clone(),
+                adapted_en: None,
+                text: s.text.clone(),
+                key_phrase: s.key_phrase.clone(),
+                rephrased: s.rephrased.clone(),
+                scene: Some(s.scene.clone()),
+                photo: None,
+            })
+            .collect(),
+    };
+    let mut seeds: Vec<GWork> = per_category(&pool, |s| s.category, n, &mut rng)
+        .into_iter()
+        .cloned()
+        .collect();
+
+    // Stage 1: cultural context-dependent query selection.
+    if let Some(g) = &run.generator {
+        let prompts: Vec<String> = seeds
+            .iter()
+            .map(|s| prompt(run, "g_classify", &[("text", &s.en)]))
+            .collect();
+        let answers = g.complete_many(&prompts);
+        let mut kept = Vec::new();
+        for (mut s, a) in seeds.into_iter().zip(answers) {
+            match a
+                .map_err(|e| format!("G seed {}: {e}", s.id))
+                .and_then(|r| {
+                    parse_classification(&r).ok_or_else(|| {
+                        unparseable(&format!("G seed {}", s.id), "classification", &r)
+                    })
+                }) {
+                Ok((contextual, phrase)) => {
+                    s.contextual = contextual && phrase.is_some();
+                    s.culture_phrase = phrase.filter(|_| contextual);
+                    kept.push(s);
+                }
+                Err(reason) => run.drop_item(&s.id, Subset::G, s.category, "generator", reason),
+            }
+        }
+        seeds = kept;
+    }
+    let contextual = seeds.iter().filter(|s| s.contextual).count();
+    run.stage(
+        "G select",
+        seeds.len() as u64,
+        t,
+        format!(
+            "seeds ({contextual} contextual, {} non-contextual)",
+            seeds.len() - contextual
+        ),
+    );
+
+    // Stage 2: culture-phrase substitution (contextual seeds only).
+    let t = Instant::now();
+    if let Some(g) = &run.generator {
+        let idx: Vec<usize> = (0..seeds.len()).filter(|&i| seeds[i].contextual).collect();
+        let prompts: Vec<String> = idx
+            .iter()
+            .map(|&i| {
+                prompt(
+                    run,
+                    "g_adapt",
+                    &[
+                        ("text", &seeds[i].en),
+                        (
+                            "culture_phrase",
+                            seeds[i].culture_phrase.as_deref().unwrap_or(""),
+                        ),
+                    ],
+                )
+            })
+            .collect();
+        let answers = g.complete_many(&prompts);
+        let mut bad = Vec::new();
+        for (&i, a) in idx.iter().zip(answers) {
+            let s = &mut seeds[i];
+            match a
+                .map_err(|e| format!("G seed {}: {e}", s.id))
+                .and_then(|r| {
+                    field(&r, "Adapted", false)
+                        .map(|x| (x, field(&r, "Culture substitute", false)))
+                        .ok_or_else(|| unparseable(&format!("G seed {}", s.id), "adaptation", &r))
+                }) {
+                Ok((adapted, sub)) => {
+                    s.adapted_en = Some(adapted);
+                    s.culture_sub = sub;
+                }
+                Err(reason) => bad.push((i, reason)),
+            }
+        }
+        for (i, reason) in bad.into_iter().rev() {
+            let s = seeds.remove(i);
+            run.drop_item(&s.id, Subset::G, s.category, "generator", reason);
+        }
+    }
+    let substituted = seeds
+        .iter()
+        .filter(|s| s.contextual && s.culture_sub.is_some())
+        .count();
+    run.stage(
+        "G substitute",
+        substituted as u64,
+        t,
+        "culture phrases substituted".into(),
+    );
+
+    // Stage 3: translation (FAITH criteria), then privacy and near-duplicate filters.
+    let t = Instant::now();
+    if let Some(g) = &run.generator {
+        // three texts per seed: the query, the key phrase, and the masked query when the source has one
+        let mut prompts = Vec::new();
+        for s in &seeds {
+            prompts.push(prompt(
+                run,
+                "g_translate",
+                &[("text", s.adapted_en.as_deref().unwrap_or(&s.en))],
+            ));
+            prompts.push(prompt(run, "g_translate", &[("text", &s.key_phrase_en)]));
+            prompts.push(prompt(
+                run,
+                "g_translate",
+                &[("text", s.rephrased_en.as_deref().unwrap_or(""))],
+            ));
+        }
+        let answers = g.complete_many(&prompts);
+        let mut it = answers.into_iter();
+        let mut kept = Vec::new();
+        for mut s in seeds {
+            let (a, k, r) = (it.next(), it.next(), it.next());
+            let parse = |x: Option<Result<String, String>>, what: &str| -> Result<String, String> {
+                let x = x
+                    .unwrap_or_else(|| Err("missing answer".into()))
+                    .map_err(|e| format!("G seed {}: {e}", s.id))?;
+                field(&x, "Translation", true)
+                    .ok_or_else(|| unparseable(&format!("G seed {}", s.id), what, &x))
+            };
+            let res = parse(a, "translation").and_then(|text| {
+                let key = parse(k, "key-phrase translation")?;
+                let reph = if s.rephrased_en.is_some() {
+                    parse(r, "masked-query translation")?
+                } else {
+                    s.rephrased.clone()
+                };
+                Ok((text, key, reph))
+            });
+            match res {
+                Ok((text, key, reph)) => {
+                    s.text = text;
+                    s.key_phrase = key;
+                    s.rephrased = if reph.is_empty() {
+                        s.text.clone()
+                    } else {
+                        reph
+                    };
+                    kept.push(s);
+                }
+                Err(reason) => run.drop_item(&s.id, Subset::G, s.category, "generator", reason),
+            }
+        }
+        seeds = kept;
+    } else if cfg.g_source.is_some() {
+        return Err(BuildError::Template {
+            item: "--g-source".into(),
+            message: "MM-SafetyBench queries are English and must be translated: add --generator provider/model".into(),
+        });
+    }
+    let mut dedup = TextDeduper::new(cfg.text_dup_threshold);
+    let mut kept = Vec::new();
+    for s in seeds {
+        let all_text = format!(
+            "{} {} {} {}",
+            s.text,
+            s.rephrased,
+            s.key_phrase,
+            s.scene.as_ref().map(scene_text).unwrap_or_default()
+        );
+        if let Some(hit) = privacy_scan(&all_text, &run.names) {
+            run.drop_item(&s.id, Subset::G, s.category, "privacy", hit.reason());
+        } else if let Err((other, sim)) = dedup.check(&s.id, &s.text) {
+            run.drop_item(
+                &s.id,
+                Subset::G,
+                s.category,
+                "text_dedup",
+                format!("{sim:.2} similar to {other}"),
+            );
+        } else {
+            kept.push(s);
+        }
+    }
+    run.stage(
+        "G translate",
+        kept.len() as u64,
+        t,
+        "localized queries".into(),
+    );
+
+    // Stage 4: images I, T, IT.
+    let t = Instant::now();
+    run.progress.start("G images", kept.len() as u64 * 3);
+    let typo = TypoOptions::default();
+    let mut images = ImageDeduper::new(cfg.image_dup_distance);
+    let mut written = 0u64;
+    let fonts = run.fonts.clone();
+    for batch in kept.chunks(BATCH) {
+        // the I image: the seed's photo, the image backend, or a scene card
+        let mut photos: Vec<Option<Result<RgbImage, String>>> = batch
+            .iter()
+            .map(|s| {
+                s.photo.as_ref().map(|p| {
+                    image::open(p)
+                        .map(|i| i.to_rgb8())
+                        .map_err(|e| format!("G seed {}: cannot read {}: {e}", s.id, p.display()))
+                })
+            })
+            .collect();
+        if let Some(g) = run.generator.as_ref().filter(|g| g.has_image_backend()) {
+            let need: Vec<usize> = (0..batch.len()).filter(|&i| photos[i].is_none()).collect();
+            let prompts: Vec<String> = need
+                .iter()
+                .map(|&i| {
+                    let s = &batch[i];
+                    let scene = s
+                        .scene
+                        .as_ref()
+                        .map(scene_text)
+                        .unwrap_or_else(|| s.key_phrase_en.clone());
+                    prompt(run, "image", &[("scene", &scene)])
+                })
+                .collect();
+            for (&i, r) in need.iter().zip(g.images_many(&prompts)) {
+                photos[i] = Some(r.and_then(|b| {
+                    image::load_from_memory(&b)
+                        .map(|i| i.to_rgb8())
+                        .map_err(|e| {
+                            format!(
+                                "G seed {}: the image backend sent an undecodable image: {e}",
+                                batch[i].id
+                            )
+                        })
+                }));
+            }
+        }
+        let style = &run.loc.style;
+        let rendered = render_all(
+            &(0..batch.len()).collect::<Vec<_>>(),
+            cfg.threads,
+            |&i| -> Result<Rendered, BuildError> {
+                let s = &batch[i];
+                let err = |e| BuildError::Render {
+                    item: format!("G seed {}", s.id),
+                    source: e,
+                };
+                let img = match &photos[i] {
+                    Some(Ok(p)) => p.clone(),
+                    Some(Err(msg)) => return Ok(Err(msg.clone())),
+                    None => match &s.scene {
+                        Some(scene) => render_scene(
+                            &fonts,
+                            scene,
+                            style,
+                            Rng::derive(cfg.seed, &s.id).next_u64(),
+                        )
+                        .map_err(err)?,
+                        None => {
+                            return Ok(Err(format!(
+                                "G seed {}: no image and no scene to render",
+                                s.id
+                            )))
+                        }
+                    },
+                };
+                let t_img = typography(&fonts, &s.key_phrase, &typo).map_err(err)?;
+                let it_img = composite(&fonts, &img, &s.key_phrase, &typo).map_err(err)?;
+                let pngs = [encode_png(&img), encode_png(&t_img), encode_png(&it_img)];
+                Ok(Ok((img, pngs)))
+            },
+        );
+        for (s, r) in batch.iter().zip(rendered) {
+            run.progress.inc(3);
+            let (img, pngs) = match r? {
+                Ok(x) => x,
+                Err(reason) => {
+                    run.drop_item(&s.id, Subset::G, s.category, "image", reason);
+                    continue;
+                }
+            };
+            if let Err((other, d)) = images.check(&s.id, dhash(&img)) {
+                run.drop_item(
+                    &s.id,
+                    Subset::G,
+                    s.category,
+                    "image_dedup",
+                    format!("image within {d} bits of {other}'s"),
+                );
+                continue;
+            }
+            for (it, png) in [ImageType::I, ImageType::T, ImageType::IT]
+                .into_iter()
+                .zip(pngs)
+            {
+                let image = run.writer.add_image(&png)?;
+                let text = match (cfg.g_query, it) {
+                    (GQuery::Mmsb, ImageType::T | ImageType::IT) => s.rephrased.clone(),
+                    _ => s.text.clone(),
+                };
+                let mut extra = BTreeMap::new();
+                extra.insert("seed_id".to_string(), s.id.clone());
+                if let Some(a) = &s.adapted_en {
+                    extra.insert("adapted_en".to_string(), a.clone());
+                }
+                let sample = Sample {
+                    id: String::new(),
+                    subset: Subset::G,
+                    category: s.category,
+                    locale: cfg.locale.clone(),
+                    text,
+                    image: Some(image),
+                    image_type: Some(it),
+                    query_type: QueryType::Plain,
+                    template_kind: None,
+                    parent_id: None,
+                    topic: None,
+                    variables: None,
+                    culture: Some(Culture {
+                        contextual: s.contextual,
+                        key_phrase: Some(s.key_phrase.clone()),
+                        culture_phrase: s.culture_phrase.clone(),
+                        culture_sub: s.culture_sub.clone(),
+                        source_text: Some(s.en.clone()),
+                    }),
+                    provenance: Some(Provenance {
+                        stage: "g".into(),
+                        generator: run.generator_name(),
+                        extra,
+                    }),
+                }
+                .with_content_id();
+                run.writer.write(&sample)?;
+                written += 1;
+            }
+        }
+    }
+    run.stage("G images", written, t, "samples (I, T, IT)".into());
+    Ok(())
+}
