@@ -222,6 +222,11 @@ pub fn render_scene(
     Ok(ctx.c.img)
 }
 
+/// Perceived brightness (ITU-R BT.601), to pick dark or light text on a colour.
+fn luma(c: Color) -> f32 {
+    0.299 * c[0] as f32 + 0.587 * c[1] as f32 + 0.114 * c[2] as f32
+}
+
 fn chat(x: &mut Ctx, spec: &SceneSpec, st: &SceneStyle) {
     // (background, my bubble, header) palettes of common messenger looks.
     let palettes: [(u32, u32, u32); 5] = [
@@ -234,13 +239,13 @@ fn chat(x: &mut Ctx, spec: &SceneSpec, st: &SceneStyle) {
     let (bg, mine, head) = palettes[x.rng.below(palettes.len())];
     let dark = bg == 0x1E2227;
     let (bg, mine, head) = (hex(bg), hex(mine), hex(head));
-    let mine_text = if mine[0] as u32 + mine[1] as u32 + mine[2] as u32 > 500 {
+    let mine_text = if luma(mine) > 150.0 {
         [25, 25, 25]
     } else {
         [255, 255, 255]
     };
     let text_main = if dark { [235, 235, 235] } else { [30, 30, 30] };
-    let head_text = if head[0] as u32 + head[1] as u32 + head[2] as u32 > 450 {
+    let head_text = if luma(head) > 150.0 {
         [20, 20, 20]
     } else {
         [255, 255, 255]
