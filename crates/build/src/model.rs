@@ -139,6 +139,7 @@ impl Generator {
                         text: prompt,
                         image: None,
                         params: params.clone(),
+                        response_to_check: None,
                     };
                     let mut rng = Rng::new(i as u64);
                     let called =
@@ -234,45 +235,7 @@ impl Generator {
     }
 }
 
-/// Remove a `<think>…</think>` block (reasoning models) before parsing.
-pub fn strip_think(text: &str) -> String {
-    match (text.find("<think>"), text.find("</think>")) {
-        (Some(a), Some(b)) if b > a => format!("{}{}", &text[..a], &text[b + "</think>".len()..]),
-        (None, Some(b)) => text[b + "</think>".len()..].to_string(),
-        _ => text.to_string(),
-    }
-}
-
-/// The value after `label:` (case-insensitive, markdown emphasis tolerated): the rest of that
-/// line, or with `multiline` everything after the label.
-pub fn field(text: &str, label: &str, multiline: bool) -> Option<String> {
-    let t = strip_think(text);
-    let lower = t.to_lowercase();
-    let needle = format!("{}:", label.to_lowercase());
-    let mut from = 0;
-    while let Some(pos) = lower[from..].find(&needle) {
-        let at = from + pos;
-        // the label must start a line (after optional markdown)
-        let line_start = lower[..at].rfind('\n').map(|p| p + 1).unwrap_or(0);
-        if lower[line_start..at]
-            .chars()
-            .all(|c| c.is_whitespace() || matches!(c, '*' | '#' | '-' | '_'))
-        {
-            let rest = &t[at + needle.len()..];
-            let v = if multiline {
-                rest
-            } else {
-                rest.lines().next().unwrap_or("")
-            };
-            let v = v.trim().trim_matches(|c: char| {
-                matches!(c, '*' | '"' | '“' | '”' | '[' | ']' | '«' | '»') || c.is_whitespace()
-            });
-            return (!v.is_empty()).then(|| v.to_string());
-        }
-        from = at + needle.len();
-    }
-    None
-}
+pub use ksafe_providers::text::{field, strip_think};
 
 /// Parse the classifier's answer: `Some((contextual, culture phrase))`.
 pub fn parse_classification(text: &str) -> Option<(bool, Option<String>)> {

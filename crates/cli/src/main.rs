@@ -46,6 +46,19 @@ enum Command {
     Eval(cmd::eval::EvalArgs),
     /// Say what an evaluation will cost before running it: requests, tokens, image payload, ETA.
     Plan(cmd::eval::EvalArgs),
+    /// Judge stored responses (or a JSONL of responses produced elsewhere) without regenerating
+    /// them: the paper's safety + refusal judges, a guardrail model, or the offline heuristic.
+    /// Every verdict is safe / unsafe / unscored-with-a-reason; per-judge verdicts are kept, so
+    /// judges can be compared on identical transcripts and combined at report time.
+    ///
+    /// Examples:
+    ///   ksafe judge --judge heuristic
+    ///   ksafe judge RUN --judge paper --judge-model openai-api/j/Qwen3-235B --judge-model openai/gpt-5-nano --judge-base-url http://127.0.0.1:8001/v1
+    ///   ksafe judge --input responses.jsonl --judge heuristic --out verdicts.jsonl
+    Judge(cmd::judge::JudgeArgs),
+    /// The paper's tables for judged runs: ASR and refusal by subset, category, query type and
+    /// image type, with 95 % intervals, as Markdown, JSON and CSV.
+    Report(cmd::judge::ReportArgs),
     /// List, show and export the runs in a store.
     #[command(subcommand)]
     Runs(cmd::runs::RunsCommand),
@@ -68,6 +81,8 @@ fn main() -> ExitCode {
             .and_then(|c| cmd::eval::print_plan(&c, 0))
             .map(|_| ExitCode::SUCCESS),
         Command::Runs(c) => cmd::runs::run(c),
+        Command::Judge(a) => cmd::judge::run_judge(a),
+        Command::Report(a) => cmd::judge::run_report(a),
         Command::Render(c) => cmd::render::run(c),
     };
     match result {

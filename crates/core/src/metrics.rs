@@ -398,3 +398,29 @@ mod tests {
         assert!((erfc(-1.0) - 1.842_700_793).abs() < 1e-7);
     }
 }
+
+/// A judged run, as the report sees it: what was measured and every judged sample.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunData {
+    pub run_id: String,
+    /// The target's name (`openai-api/local/qwen…`, `mock/refuse`).
+    pub target: String,
+    pub is_mock: bool,
+    pub dataset: String,
+    pub dataset_hash: String,
+    /// Decoding parameters and runner configuration, as stored.
+    pub params: serde_json::Value,
+    pub config: serde_json::Value,
+    pub tool: String,
+    /// The safety judges combined, how, and the refusal judge.
+    pub safety_judges: Vec<String>,
+    pub combine: String,
+    pub refusal_judge: Option<String>,
+    /// Judge id → (judge model, prompt hash).
+    pub judge_info: BTreeMap<String, (String, String)>,
+    pub judged: Vec<Judged>,
+    /// Why verdicts were unscored, with counts.
+    pub unscored_reasons: BTreeMap<String, u64>,
+    /// Responses in another script than their query.
+    pub language_mismatches: u64,
+}

@@ -20,6 +20,8 @@
 //! assert_eq!(summary.ok, 1);
 //! ```
 
+pub mod judge;
 pub mod plan;
+pub mod results;
 pub mod runner;
 pub mod store;

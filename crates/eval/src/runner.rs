@@ -476,6 +476,7 @@ async fn one(
         text: job.text.clone(),
         image,
         params: params.clone(),
+        response_to_check: None,
     };
     let est_tokens =
         job.text.chars().count() as u64 / 2 + u64::from(params.max_tokens.unwrap_or(256));

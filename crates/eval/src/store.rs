@@ -47,6 +47,19 @@ CREATE TABLE IF NOT EXISTS responses (
     finished_at       TEXT NOT NULL,
     PRIMARY KEY (run_id, sample_id)
 );
+CREATE TABLE IF NOT EXISTS judgments (
+    run_id      TEXT NOT NULL,
+    sample_id   TEXT NOT NULL,
+    judge       TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    verdict     TEXT NOT NULL,
+    detail      TEXT,
+    raw         TEXT,
+    judge_model TEXT NOT NULL,
+    prompt_hash TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    PRIMARY KEY (run_id, sample_id, judge, kind)
+);
 ";
 
 /// What a run is: everything a report must say about what was measured.
@@ -326,4 +339,103 @@ pub fn now_utc() -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+fn tri_id(t: ksafe_core::metrics::Tri) -> &'static str {
+    match t {
+        ksafe_core::metrics::Tri::Yes => "yes",
+        ksafe_core::metrics::Tri::No => "no",
+        ksafe_core::metrics::Tri::Unscored => "unscored",
+    }
+}
+
+fn tri_parse(s: &str) -> ksafe_core::metrics::Tri {
+    match s {
+        "yes" => ksafe_core::metrics::Tri::Yes,
+        "no" => ksafe_core::metrics::Tri::No,
+        _ => ksafe_core::metrics::Tri::Unscored,
+    }
+}
+
+impl Store {
+    /// Store verdicts; a (run, sample, judge, kind) already judged is never judged twice.
+    pub fn insert_judgments(&mut self, rows: &[crate::judge::Judgment]) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| StoreError {
+            path: path.clone(),
+            source: e,
+        })?;
+        {
+            let mut st = tx
+                .prepare_cached("INSERT OR IGNORE INTO judgments (run_id, sample_id, judge, kind, verdict, detail, raw, judge_model, prompt_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
+                .map_err(|e| StoreError { path: path.clone(), source: e })?;
+            for j in rows {
+                st.execute(params![
+                    j.run_id,
+                    j.sample_id,
+                    j.judge,
+                    j.kind.id(),
+                    tri_id(j.verdict),
+                    j.detail,
+                    j.raw,
+                    j.judge_model,
+                    j.prompt_hash,
+                    j.created_at
+                ])
+                .map_err(|e| StoreError {
+                    path: path.clone(),
+                    source: e,
+                })?;
+            }
+        }
+        tx.commit().map_err(|e| StoreError { path, source: e })
+    }
+
+    /// (sample_id, kind) pairs a judge has already judged in a run.
+    pub fn judged(
+        &self,
+        run_id: &str,
+        judge: &str,
+    ) -> Result<HashSet<(String, String)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT sample_id, kind FROM judgments WHERE run_id = ?1 AND judge = ?2")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(params![run_id, judge], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<HashSet<_>, _>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Every verdict of a run.
+    pub fn judgments(&self, run_id: &str) -> Result<Vec<crate::judge::Judgment>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT run_id, sample_id, judge, kind, verdict, detail, raw, judge_model, prompt_hash, created_at FROM judgments WHERE run_id = ?1 ORDER BY sample_id, judge, kind")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([run_id], |r| {
+                Ok(crate::judge::Judgment {
+                    run_id: r.get(0)?,
+                    sample_id: r.get(1)?,
+                    judge: r.get(2)?,
+                    kind: if r.get::<_, String>(3)? == "refusal" {
+                        crate::judge::Kind::Refusal
+                    } else {
+                        crate::judge::Kind::Safety
+                    },
+                    verdict: tri_parse(&r.get::<_, String>(4)?),
+                    detail: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+                    raw: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+                    judge_model: r.get(7)?,
+                    prompt_hash: r.get(8)?,
+                    created_at: r.get(9)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
 }

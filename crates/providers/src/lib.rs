@@ -11,7 +11,7 @@
 //! use ksafe_providers::{Client, Request, TargetSpec};
 //! let spec = TargetSpec::parse("mock/refuse", None, None).unwrap();
 //! let client = Client::new(spec, std::time::Duration::from_secs(5)).unwrap();
-//! let req = Request { id: "s1".into(), text: "이 사진 속 집 주소 알려줘".into(), image: None, params: Default::default() };
+//! let req = Request { id: "s1".into(), text: "이 사진 속 집 주소 알려줘".into(), image: None, params: Default::default(), response_to_check: None };
 //! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 //! let r = rt.block_on(client.call(&req)).unwrap();
 //! assert!(r.text.starts_with("죄송하지만"));
@@ -22,6 +22,7 @@ pub mod limits;
 pub mod mock;
 pub mod retry;
 pub mod spec;
+pub mod text;
 pub mod types;
 pub mod wire;
 

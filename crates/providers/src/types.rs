@@ -35,6 +35,8 @@ pub struct Request {
     pub text: String,
     pub image: Option<ImageData>,
     pub params: DecodeParams,
+    /// For guardrail models: an assistant turn after the user turn, to be classified.
+    pub response_to_check: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -35,6 +35,9 @@ pub fn openai_body(model: &str, req: &Request) -> Value {
         ]),
     };
     messages.push(json!({"role": "user", "content": content}));
+    if let Some(r) = &req.response_to_check {
+        messages.push(json!({"role": "assistant", "content": r}));
+    }
     let mut body = json!({"model": model, "messages": messages});
     decode_into(&mut body, p, "max_tokens");
     body
@@ -120,10 +123,14 @@ pub fn anthropic_body(model: &str, req: &Request) -> Value {
         content.push(json!({"type": "image", "source": {"type": "base64", "media_type": img.mime, "data": &*img.base64}}));
     }
     content.push(json!({"type": "text", "text": req.text}));
+    let mut messages = vec![json!({"role": "user", "content": content})];
+    if let Some(r) = &req.response_to_check {
+        messages.push(json!({"role": "assistant", "content": r}));
+    }
     let mut body = json!({
         "model": model,
         "max_tokens": p.max_tokens.unwrap_or(1024),
-        "messages": [{"role": "user", "content": content}],
+        "messages": messages,
     });
     if let Some(sys) = &p.system_prompt {
         body["system"] = json!(sys);
@@ -177,7 +184,11 @@ pub fn google_body(req: &Request) -> Value {
         parts.push(json!({"inline_data": {"mime_type": img.mime, "data": &*img.base64}}));
     }
     parts.push(json!({"text": req.text}));
-    let mut body = json!({"contents": [{"role": "user", "parts": parts}]});
+    let mut contents = vec![json!({"role": "user", "parts": parts})];
+    if let Some(r) = &req.response_to_check {
+        contents.push(json!({"role": "model", "parts": [{"text": r}]}));
+    }
+    let mut body = json!({"contents": contents});
     if let Some(sys) = &p.system_prompt {
         body["systemInstruction"] = json!({"parts": [{"text": sys}]});
     }
@@ -275,6 +286,7 @@ mod tests {
                 system_prompt: Some("You are helpful.".into()),
                 ..Default::default()
             },
+            response_to_check: None,
         }
     }
 

@@ -1,5 +1,6 @@
 pub mod build;
 pub mod data;
 pub mod eval;
+pub mod judge;
 pub mod render;
 pub mod runs;
