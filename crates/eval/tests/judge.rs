@@ -121,7 +121,7 @@ async fn paper_protocol_or_ensemble_refusal_and_unscored_reasons() {
         JudgeSpec::Heuristic,
     ];
     let o = JudgeRunOptions::default();
-    let first = judge_runs(&store, &[summary.run_id.clone()], &judges, &o)
+    let first = judge_runs(&store, std::slice::from_ref(&summary.run_id), &judges, &o)
         .await
         .unwrap();
     let new: u64 = first.iter().map(|x| x.1).sum();
@@ -129,7 +129,7 @@ async fn paper_protocol_or_ensemble_refusal_and_unscored_reasons() {
     // judging again never judges twice
     let calls =
         ja.stats.requests.load(Ordering::Relaxed) + jb.stats.requests.load(Ordering::Relaxed);
-    let again = judge_runs(&store, &[summary.run_id.clone()], &judges, &o)
+    let again = judge_runs(&store, std::slice::from_ref(&summary.run_id), &judges, &o)
         .await
         .unwrap();
     assert_eq!(again.iter().map(|x| x.1).sum::<u64>(), 0);
