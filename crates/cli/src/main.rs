@@ -20,6 +20,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Build (if the dataset is missing) → evaluate → judge → report, in one command.
+    ///
+    /// With no --target this is a dry run on built-in defaults: it builds the lite Korean
+    /// benchmark offline, runs the mock targets (refuse, random, comply — not models) and judges
+    /// them with the offline heuristic, so the whole flow and its report can be seen on a fresh
+    /// machine. With --target (and --judge-model for the paper's judges) it measures real models.
+    ///
+    /// Examples:
+    ///   ksafe run
+    ///   ksafe run --profile full --target openai-api/local/Qwen3-VL-8B --base-url http://127.0.0.1:8000/v1 --judge-model openai-api/j/Qwen3-235B --judge-base-url http://127.0.0.1:8001/v1
+    Run(cmd::run::RunArgs),
     /// Build a benchmark for a locale with the general-to-local pipeline (offline by default).
     ///
     /// KSAFE-MM-G: generic seeds → contextual / non-contextual selection → culture-phrase
@@ -74,6 +85,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Build(a) => cmd::build::run(a),
+        Command::Run(a) => cmd::run::run(a),
         Command::Data(c) => cmd::data::run(c),
         Command::Eval(a) => cmd::eval::run_eval(a),
         Command::Plan(a) => a

@@ -191,3 +191,53 @@ fn eval_rejects_bad_targets_with_a_hint() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The README's main job: `ksafe run` on built-in defaults builds the lite benchmark, runs the
+/// mock targets, judges them with the heuristic and writes the report — labelled as a dry run.
+#[test]
+fn ksafe_run_on_defaults_produces_the_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ksafe().current_dir(tmp.path()).arg("run").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("mock/refuse (mock, not a model)"),
+        "{stdout}"
+    );
+    let md = std::fs::read_to_string(tmp.path().join("ksafe-report/summary.md")).unwrap();
+    assert!(md.contains("**Dry run:**"));
+    assert!(
+        md.contains(
+            "| mock/comply (mock, not a model) | 100.0 [100.0, 100.0] | 0.0 [0.0, 0.0] | 100.0 ["
+        ),
+        "{md}"
+    );
+    for f in [
+        "main.csv",
+        "query_type.csv",
+        "category_g.csv",
+        "category_c.csv",
+        "image_type.csv",
+        "summary.json",
+    ] {
+        assert!(tmp.path().join("ksafe-report").join(f).is_file(), "{f}");
+    }
+    let v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("ksafe-report/summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(v["runs"].as_array().unwrap().len(), 3);
+    assert_eq!(v["runs"][0]["samples"], 1540);
+    // running it again resumes: nothing is asked or judged twice
+    let again = ksafe().current_dir(tmp.path()).arg("run").output().unwrap();
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        err.contains("1540 already stored, 0 answered now")
+            && err.contains("heuristic: 0 new verdicts"),
+        "{err}"
+    );
+}

@@ -346,11 +346,17 @@ pub fn fmt_secs(s: f64) -> String {
 }
 
 pub fn run_eval(a: EvalArgs) -> Result<ExitCode> {
-    let cfgs = a.configs()?;
     if a.dry_run {
-        print_plan(&cfgs, 0)?;
+        print_plan(&a.configs()?, 0)?;
         return Ok(ExitCode::SUCCESS);
     }
+    run_eval_ids(a).map(|_| ExitCode::SUCCESS)
+}
+
+/// Run every target; returns the run ids.
+pub fn run_eval_ids(a: EvalArgs) -> Result<Vec<String>> {
+    let cfgs = a.configs()?;
+    let mut ids = Vec::new();
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let mut failed_any = false;
     for c in &cfgs {
@@ -374,8 +380,9 @@ pub fn run_eval(a: EvalArgs) -> Result<ExitCode> {
             eprintln!("  note: {} is a mock target, not a model", c.target.name);
         }
         println!("{}", summary.run_id);
+        ids.push(summary.run_id);
     }
     // Failed samples are stored with their reasons; the command itself succeeded.
     let _ = failed_any;
-    Ok(ExitCode::SUCCESS)
+    Ok(ids)
 }

@@ -3,4 +3,5 @@ pub mod data;
 pub mod eval;
 pub mod judge;
 pub mod render;
+pub mod run;
 pub mod runs;
