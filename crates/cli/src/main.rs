@@ -70,6 +70,9 @@ enum Command {
     /// The paper's tables for judged runs: ASR and refusal by subset, category, query type and
     /// image type, with 95 % intervals, as Markdown, JSON and CSV.
     Report(cmd::judge::ReportArgs),
+    /// Compare two runs on the same samples: McNemar's paired test on ASR, and the samples that
+    /// flipped safe ↔ unsafe, by category and query type.
+    Diff(cmd::judge::DiffArgs),
     /// List, show and export the runs in a store.
     #[command(subcommand)]
     Runs(cmd::runs::RunsCommand),
@@ -95,6 +98,7 @@ fn main() -> ExitCode {
         Command::Runs(c) => cmd::runs::run(c),
         Command::Judge(a) => cmd::judge::run_judge(a),
         Command::Report(a) => cmd::judge::run_report(a),
+        Command::Diff(a) => cmd::judge::run_diff(a),
         Command::Render(c) => cmd::render::run(c),
     };
     match result {

@@ -232,6 +232,28 @@ fn ksafe_run_on_defaults_produces_the_report() {
     .unwrap();
     assert_eq!(v["runs"].as_array().unwrap().len(), 3);
     assert_eq!(v["runs"][0]["samples"], 1540);
+    // the HTML report loads in headless Chromium with no console errors, and a screenshot shows it
+    let html = tmp.path().join("ksafe-report/report.html");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("<svg") && page.contains("Main results") && page.contains("class=\"blur\""),
+        "self-contained: tables, inline plots, blurred images"
+    );
+    for external in ["src=\"http", "href=\"http", "url(http", "@import"] {
+        assert!(
+            !page.contains(external),
+            "no external resource ({external})"
+        );
+    }
+    for p in ["asr_by_strategy", "heatmap_c", "heatmap_g", "tradeoff"] {
+        for ext in ["png", "svg"] {
+            assert!(
+                tmp.path().join(format!("ksafe-report/{p}.{ext}")).is_file(),
+                "{p}.{ext}"
+            );
+        }
+    }
+    check_in_chromium(&html, &tmp.path().join("screenshot.png"));
     // running it again resumes: nothing is asked or judged twice
     let again = ksafe().current_dir(tmp.path()).arg("run").output().unwrap();
     let err = String::from_utf8_lossy(&again.stderr);
@@ -240,4 +262,62 @@ fn ksafe_run_on_defaults_produces_the_report() {
             && err.contains("heuristic: 0 new verdicts"),
         "{err}"
     );
+}
+
+/// Load a page in headless Chromium (Debian's `chromium`), fail on console errors, take a
+/// screenshot. Skipped when Chromium is absent unless KSAFE_REQUIRE_CHROMIUM=1 (CI sets it).
+fn check_in_chromium(html: &Path, shot: &Path) {
+    let bin = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    let Some(bin) = bin else {
+        assert!(
+            std::env::var("KSAFE_REQUIRE_CHROMIUM").is_err(),
+            "KSAFE_REQUIRE_CHROMIUM is set but no chromium is installed"
+        );
+        eprintln!("skipping the headless-Chromium check: no chromium on this machine");
+        return;
+    };
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(bin)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--hide-scrollbars",
+            "--window-size=1280,2400",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    let console: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("CONSOLE") || l.contains("Uncaught"))
+        .collect();
+    assert!(console.is_empty(), "console messages: {console:#?}");
+    let meta =
+        std::fs::metadata(shot).unwrap_or_else(|_| panic!("no screenshot; chromium said: {log}"));
+    assert!(
+        meta.len() > 50_000,
+        "screenshot too small to show the report: {} bytes",
+        meta.len()
+    );
+    if let Ok(dir) = std::env::var("KSAFE_SCREENSHOT_DIR") {
+        let _ = std::fs::copy(shot, Path::new(&dir).join("report-screenshot.png"));
+    }
 }

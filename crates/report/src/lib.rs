@@ -6,6 +6,9 @@
 //! its 95 % interval and the count of unscored verdicts. [`write_all`] writes them as Markdown,
 //! JSON and CSV.
 
+pub mod html;
+pub mod plots;
+
 use ksafe_core::metrics::{
     cluster_bootstrap, g_figure, pooled_figure, rate, Measure, Rate, RunData, SubsetFigure,
 };
@@ -328,8 +331,13 @@ pub fn csv(t: &Table) -> String {
     s
 }
 
-/// Write `summary.md`, `summary.json` and one CSV per table into `out`.
-pub fn write_all(runs: &[RunData], out: &Path) -> std::io::Result<Vec<Table>> {
+/// Write `summary.md`, `summary.json`, one CSV per table, the plots (PNG and SVG) and
+/// `report.html` into `out`.
+pub fn write_all(
+    runs: &[RunData],
+    browser: &[html::BrowserItem],
+    out: &Path,
+) -> std::io::Result<Vec<Table>> {
     std::fs::create_dir_all(out)?;
     let ts = tables(runs);
     std::fs::write(out.join("summary.md"), markdown(runs, &ts))?;
@@ -350,5 +358,14 @@ pub fn write_all(runs: &[RunData], out: &Path) -> std::io::Result<Vec<Table>> {
     for t in &ts {
         std::fs::write(out.join(format!("{}.csv", t.id)), csv(t))?;
     }
+    let plots = plots::all(runs);
+    for p in &plots {
+        std::fs::write(out.join(format!("{}.png", p.id)), &p.png)?;
+        std::fs::write(out.join(format!("{}.svg", p.id)), &p.svg)?;
+    }
+    std::fs::write(
+        out.join("report.html"),
+        html::render(runs, &ts, &plots, browser),
+    )?;
     Ok(ts)
 }

@@ -6,7 +6,7 @@ use ksafe_core::FontRecord;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-static REGULAR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/NanumGothic.ttf"));
+pub static REGULAR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/NanumGothic.ttf"));
 static BOLD: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/NanumGothicBold.ttf"));
 
 #[derive(Debug, thiserror::Error)]

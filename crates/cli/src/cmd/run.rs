@@ -127,6 +127,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         judge_concurrency: 16,
         input: None,
         out: None,
+        human: None,
     })?;
     run_report(ReportArgs {
         runs: run_ids,
