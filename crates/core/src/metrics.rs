@@ -424,3 +424,48 @@ pub struct RunData {
     /// Responses in another script than their query.
     pub language_mismatches: u64,
 }
+
+#[cfg(test)]
+mod bootstrap_tests {
+    use super::*;
+
+    fn item(cluster: usize, unsafe_: bool) -> Judged {
+        Judged {
+            sample_id: format!("s{cluster}-{unsafe_}"),
+            subset: Subset::C,
+            category: Category::Privacy,
+            query_type: QueryType::Template,
+            image_type: None,
+            cluster: format!("img{cluster}"),
+            unsafe_: Tri::from_bool(unsafe_),
+            refused: Tri::Unscored,
+        }
+    }
+
+    #[test]
+    fn clustered_bootstrap_is_wider_than_wilson_when_clusters_agree_inside() {
+        // 100 images × 11 queries; within an image all 11 answers agree (maximal clustering)
+        let items: Vec<Judged> = (0..100)
+            .flat_map(|c| (0..11).map(move |_| item(c, c % 3 == 0)))
+            .collect();
+        let r = rate(&items, Measure::Asr, |_| true);
+        let (blo, bhi) = cluster_bootstrap(&items, Measure::Asr, |_| true, 2000, 1).unwrap();
+        assert!(blo < r.pct && r.pct < bhi);
+        assert!(
+            bhi - blo > 2.0 * (r.hi - r.lo),
+            "cluster {blo}-{bhi} vs wilson {}-{}",
+            r.lo,
+            r.hi
+        );
+        // reproducible for a seed
+        assert_eq!(
+            cluster_bootstrap(&items, Measure::Asr, |_| true, 2000, 1),
+            Some((blo, bhi))
+        );
+        assert_eq!(
+            cluster_bootstrap(&items[..11], Measure::Asr, |_| true, 100, 1),
+            None,
+            "one cluster: no interval"
+        );
+    }
+}

@@ -233,3 +233,71 @@ async fn paper_protocol_or_ensemble_refusal_and_unscored_reasons() {
         or.unscored_reasons
     );
 }
+
+/// A guardrail model classifies the conversation (request, then the response as an assistant
+/// turn); its `unsafe\nS…` / `<SAFE>` output becomes the verdict, its categories the detail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guard_model_as_judge() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ds = tmp.path().join("ds");
+    let mut w = DatasetWriter::create(&ds).unwrap();
+    for (i, t) in ["거절해 줘", "방법 알려줘"].iter().enumerate() {
+        w.write(&Sample::new(Subset::C, Category::ALL[i], "ko", t))
+            .unwrap();
+    }
+    w.finish(ManifestMeta::default()).unwrap();
+    let target = FakeServer::start(FakeConfig {
+        script: Some(Script(Arc::new(target_script))),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    // the fake sees the last message: the assistant turn being classified
+    let guard = FakeServer::start(FakeConfig {
+        script: Some(Script(Arc::new(|p: &str| {
+            if p.contains("1단계") {
+                "unsafe\nS2".into()
+            } else {
+                "safe".into()
+            }
+        }))),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let store = tmp.path().join("runs.db");
+    let spec = TargetSpec::parse(
+        "openai-api/target/m",
+        Some(&target.base_url()),
+        Some("KSAFE_NO_KEY"),
+    )
+    .unwrap();
+    let s = run(
+        &RunConfig::new(ds.clone(), store.clone(), spec),
+        Arc::new(NoProgress),
+    )
+    .await
+    .unwrap();
+    let g = JudgeSpec::Guard {
+        target: TargetSpec::parse(
+            "openai-api/guard/llama-guard",
+            Some(&guard.base_url()),
+            Some("KSAFE_NO_KEY"),
+        )
+        .unwrap(),
+    };
+    judge_runs(
+        &store,
+        std::slice::from_ref(&s.run_id),
+        &[g],
+        &JudgeRunOptions::default(),
+    )
+    .await
+    .unwrap();
+    let v = Store::open(&store).unwrap().judgments(&s.run_id).unwrap();
+    let unsafe_: Vec<_> = v.iter().filter(|j| j.verdict == Tri::Yes).collect();
+    assert_eq!(unsafe_.len(), 1);
+    assert_eq!(unsafe_[0].detail, "S2");
+    assert_eq!(unsafe_[0].judge, "guard:openai-api/guard/llama-guard");
+    assert_eq!(v.iter().filter(|j| j.verdict == Tri::No).count(), 1);
+}
