@@ -667,3 +667,70 @@ fn read_image_field(
         )),
     }
 }
+
+/// Write a table of optional strings (one column per name) as Parquet, in row groups of 4,096.
+/// Used to export run responses and verdicts.
+pub fn write_string_table(
+    path: &Path,
+    columns: &[&str],
+    rows: impl IntoIterator<Item = Vec<Option<String>>>,
+) -> Result<usize> {
+    let pq_err = |e: parquet::errors::ParquetError| DatasetError::Parquet {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let fields: String = columns
+        .iter()
+        .map(|c| format!("  optional binary {c} (STRING);\n"))
+        .collect();
+    let schema =
+        Arc::new(parse_message_type(&format!("message table {{\n{fields}}}")).map_err(pq_err)?);
+    let props = Arc::new(
+        WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .build(),
+    );
+    let file = File::create(path).map_err(|e| DatasetError::io(path, e))?;
+    let mut writer = SerializedFileWriter::new(file, schema, props).map_err(pq_err)?;
+    let mut batch: Vec<Vec<Option<String>>> = Vec::new();
+    let mut total = 0;
+    let flush = |batch: &mut Vec<Vec<Option<String>>>,
+                 writer: &mut SerializedFileWriter<File>|
+     -> parquet::errors::Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut rg = writer.next_row_group()?;
+        let mut c = 0;
+        while let Some(mut col) = rg.next_column()? {
+            let mut values = Vec::new();
+            let mut defs = Vec::new();
+            for row in batch.iter() {
+                match row.get(c).cloned().flatten() {
+                    Some(v) => {
+                        values.push(ByteArray::from(v.into_bytes()));
+                        defs.push(1);
+                    }
+                    None => defs.push(0),
+                }
+            }
+            col.typed::<ByteArrayType>()
+                .write_batch(&values, Some(&defs), None)?;
+            col.close()?;
+            c += 1;
+        }
+        rg.close()?;
+        batch.clear();
+        Ok(())
+    };
+    for row in rows {
+        batch.push(row);
+        total += 1;
+        if batch.len() == 4096 {
+            flush(&mut batch, &mut writer).map_err(pq_err)?;
+        }
+    }
+    flush(&mut batch, &mut writer).map_err(pq_err)?;
+    writer.close().map_err(pq_err)?;
+    Ok(total)
+}

@@ -218,3 +218,30 @@ fn a_corrupt_parquet_file_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn string_tables_round_trip_with_nulls() {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("t.parquet");
+    let rows = (0..5000).map(|i| {
+        vec![
+            Some(format!("s{i}")),
+            if i % 2 == 0 {
+                None
+            } else {
+                Some("응답".to_string())
+            },
+        ]
+    });
+    assert_eq!(
+        ksafe_core::parquet_io::write_string_table(&p, &["sample_id", "text"], rows).unwrap(),
+        5000
+    );
+    let r = SerializedFileReader::new(std::fs::File::open(&p).unwrap()).unwrap();
+    let read: Vec<parquet::record::Row> =
+        r.get_row_iter(None).unwrap().map(|x| x.unwrap()).collect();
+    assert_eq!(read.len(), 5000);
+    assert_eq!(read[1].get_string(1).unwrap(), "응답");
+    assert!(read[0].get_string(1).is_err(), "null stays null");
+}

@@ -11,6 +11,8 @@ use std::process::ExitCode;
 pub enum ExportFormat {
     Jsonl,
     Csv,
+    /// Parquet (needs --out).
+    Parquet,
 }
 
 #[derive(Subcommand)]
@@ -99,6 +101,49 @@ pub fn run(cmd: RunsCommand) -> Result<ExitCode> {
             st.run(&run_id)?
                 .with_context(|| format!("no run '{run_id}' in {}", store.display()))?;
             let rows = st.responses(&run_id)?;
+            if let ExportFormat::Parquet = format {
+                let out = out
+                    .as_ref()
+                    .context("--format parquet needs --out FILE.parquet")?;
+                let cols = [
+                    "run_id",
+                    "sample_id",
+                    "status",
+                    "text",
+                    "finish_reason",
+                    "prompt_tokens",
+                    "completion_tokens",
+                    "latency_ms",
+                    "attempts",
+                    "error_class",
+                    "error_message",
+                    "model",
+                    "finished_at",
+                ];
+                let n = ksafe_core::parquet_io::write_string_table(
+                    out,
+                    &cols,
+                    rows.iter().map(|r| {
+                        vec![
+                            Some(r.run_id.clone()),
+                            Some(r.sample_id.clone()),
+                            Some(r.status.id().to_string()),
+                            r.text.clone(),
+                            r.finish_reason.clone(),
+                            r.prompt_tokens.map(|x| x.to_string()),
+                            r.completion_tokens.map(|x| x.to_string()),
+                            Some(format!("{:.1}", r.latency_ms)),
+                            Some(r.attempts.to_string()),
+                            r.error_class.clone(),
+                            r.error_message.clone(),
+                            r.model.clone(),
+                            Some(r.finished_at.clone()),
+                        ]
+                    }),
+                )?;
+                eprintln!("wrote {n} rows to {}", out.display());
+                return Ok(ExitCode::SUCCESS);
+            }
             let mut w: Box<dyn Write> = match &out {
                 Some(p) => Box::new(std::io::BufWriter::new(
                     std::fs::File::create(p)
@@ -112,6 +157,7 @@ pub fn run(cmd: RunsCommand) -> Result<ExitCode> {
                         writeln!(w, "{}", serde_json::to_string(r)?)?;
                     }
                 }
+                ExportFormat::Parquet => unreachable!("handled above"),
                 ExportFormat::Csv => {
                     writeln!(w, "run_id,sample_id,status,text,finish_reason,prompt_tokens,completion_tokens,latency_ms,attempts,error_class,error_message,model,finished_at")?;
                     for r in &rows {
