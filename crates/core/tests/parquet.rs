@@ -222,6 +222,7 @@ fn a_corrupt_parquet_file_is_a_clear_error() {
 #[test]
 fn string_tables_round_trip_with_nulls() {
     use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::record::RowAccessor;
     let tmp = tempfile::tempdir().unwrap();
     let p = tmp.path().join("t.parquet");
     let rows = (0..5000).map(|i| {
