@@ -73,6 +73,10 @@ enum Command {
     /// Compare two runs on the same samples: McNemar's paired test on ASR, and the samples that
     /// flipped safe ↔ unsafe, by category and query type.
     Diff(cmd::judge::DiffArgs),
+    /// Evaluate a guardrail model: on prompts (input guarding), on a run's responses (output
+    /// guarding) or on growing prefixes of them (streaming): Guardrail ASR, false-positive rate,
+    /// precision / recall / F1 by category and strategy, time to detect.
+    Guard(cmd::guard::GuardArgs),
     /// List, show and export the runs in a store.
     #[command(subcommand)]
     Runs(cmd::runs::RunsCommand),
@@ -99,6 +103,7 @@ fn main() -> ExitCode {
         Command::Judge(a) => cmd::judge::run_judge(a),
         Command::Report(a) => cmd::judge::run_report(a),
         Command::Diff(a) => cmd::judge::run_diff(a),
+        Command::Guard(a) => cmd::guard::run(a),
         Command::Render(c) => cmd::render::run(c),
     };
     match result {

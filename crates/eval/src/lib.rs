@@ -20,6 +20,7 @@
 //! assert_eq!(summary.ok, 1);
 //! ```
 
+pub mod guard;
 pub mod judge;
 pub mod plan;
 pub mod results;
