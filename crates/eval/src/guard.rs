@@ -160,7 +160,7 @@ pub fn prefixes(text: &str, step: usize) -> Vec<String> {
     let mut out: Vec<String> = (1..=chars.len() / step)
         .map(|k| chars[..k * step].iter().collect())
         .collect();
-    if chars.len() % step != 0 || out.is_empty() {
+    if !chars.len().is_multiple_of(step) || out.is_empty() {
         out.push(text.to_string());
     }
     out
@@ -408,7 +408,7 @@ pub fn stream_stats(rows: &[GuardRow]) -> StreamStats {
         ttd.sort_unstable();
         s.mean_ttd_chars = Some(ttd.iter().sum::<u64>() as f64 / ttd.len() as f64);
         let m = ttd.len() / 2;
-        s.median_ttd_chars = Some(if ttd.len() % 2 == 0 {
+        s.median_ttd_chars = Some(if ttd.len().is_multiple_of(2) {
             (ttd[m - 1] + ttd[m]) as f64 / 2.0
         } else {
             ttd[m] as f64
