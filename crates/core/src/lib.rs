@@ -28,6 +28,7 @@ pub mod hash;
 pub mod manifest;
 pub mod metrics;
 pub mod mmsb;
+pub mod orbench;
 pub mod parquet_io;
 pub mod rng;
 pub mod sample;

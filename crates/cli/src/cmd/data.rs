@@ -90,6 +90,8 @@ pub enum ImportFormat {
     Parquet,
     /// An MM-SafetyBench data directory (processed_questions/ and imgs/).
     MmSafetybench,
+    /// An OR-Bench CSV (prompt, category): benign, text-only, for the over-refusal axis.
+    OrBench,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -269,6 +271,18 @@ pub fn run(cmd: DataCommand) -> Result<ExitCode> {
                             name: a.name,
                         },
                     )?
+                }
+                ImportFormat::OrBench => {
+                    if a.inputs.len() != 1 {
+                        bail!("--from or-bench takes one CSV file");
+                    }
+                    let locale = a
+                        .set
+                        .iter()
+                        .find(|(t, _)| *t == Target::Locale)
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_else(|| "en".into());
+                    ksafe_core::orbench::import_orbench(&a.inputs[0], &a.out, &locale)?
                 }
                 ImportFormat::MmSafetybench => {
                     if a.inputs.len() != 1 {
