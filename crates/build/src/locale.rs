@@ -15,6 +15,8 @@ pub struct PackFiles {
     pub jailbreaks: &'static str,
     pub g_seeds: &'static str,
     pub c_topics: &'static str,
+    /// Benign twins for the over-refusal subset (JSONL; may be empty).
+    pub benign: &'static str,
     /// Model-mode prompts: (file stem, text).
     pub prompts: &'static [(&'static str, &'static str)],
 }
@@ -28,6 +30,7 @@ pub const PACKS: &[PackFiles] = &[
         jailbreaks: include_str!("../../../locales/ko/jailbreaks.toml"),
         g_seeds: include_str!("../../../locales/ko/g_seeds.jsonl"),
         c_topics: include_str!("../../../locales/ko/c_topics.jsonl"),
+        benign: include_str!("../../../locales/ko/benign.jsonl"),
         prompts: &[
             (
                 "g_classify",
@@ -67,6 +70,7 @@ pub const PACKS: &[PackFiles] = &[
         jailbreaks: include_str!("../../../locales/ja/jailbreaks.toml"),
         g_seeds: include_str!("../../../locales/ja/g_seeds.jsonl"),
         c_topics: include_str!("../../../locales/ja/c_topics.jsonl"),
+        benign: include_str!("../../../locales/ja/benign.jsonl"),
         prompts: &[
             (
                 "g_classify",
@@ -217,6 +221,23 @@ impl CTopic {
     }
 }
 
+/// A benign twin: a request on the same sensitive context that a helpful model should answer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BenignTwin {
+    pub id: String,
+    /// The C topic or G seed it mirrors.
+    pub twin_of: String,
+    pub category: Category,
+    pub text: String,
+    /// For G twins: the phrase printed on the typography image.
+    #[serde(default)]
+    pub key_phrase: Option<String>,
+    /// For G twins: the request pointing at the phrase at the bottom of the image.
+    #[serde(default)]
+    pub rephrased: Option<String>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Phrasing {
     pub text: String,
@@ -252,6 +273,8 @@ pub struct Locale {
     pub jailbreaks: BTreeMap<QueryType, Vec<Phrasing>>,
     /// Model-mode prompt templates by name.
     pub prompts: BTreeMap<&'static str, &'static str>,
+    /// Benign twins by the id of the item they mirror.
+    pub benign: BTreeMap<String, BenignTwin>,
 }
 
 impl Locale {
@@ -336,6 +359,8 @@ impl Locale {
         let g_seeds = parse_jsonl(code, "g_seeds.jsonl", files.g_seeds)?;
         let c_topics: Vec<CTopic> = parse_jsonl(code, "c_topics.jsonl", files.c_topics)?;
         let prompts = files.prompts.iter().copied().collect();
+        let twins: Vec<BenignTwin> = parse_jsonl(code, "benign.jsonl", files.benign)?;
+        let benign = twins.into_iter().map(|t| (t.twin_of.clone(), t)).collect();
         Ok(Locale {
             meta,
             style,
@@ -344,6 +369,7 @@ impl Locale {
             templates,
             jailbreaks,
             prompts,
+            benign,
         })
     }
 }

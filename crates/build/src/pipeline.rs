@@ -87,7 +87,7 @@ impl BuildConfig {
             seed: 0,
             out,
             g_query: GQuery::Mmsb,
-            subsets: vec![Subset::G, Subset::C],
+            subsets: vec![Subset::G, Subset::C, Subset::Benign],
             text_dup_threshold: 0.92,
             image_dup_distance: 0,
             threads: std::thread::available_parallelism()

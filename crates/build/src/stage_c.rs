@@ -502,6 +502,37 @@ fn write_c_seed(run: &mut Run, s: &CSeed) -> Result<u64, BuildError> {
     }
     .with_content_id();
     run.writer.write(&seed_sample)?;
+    if cfg.subsets.contains(&Subset::Benign) {
+        if let Some(twin) = run.loc.benign.get(&topic.id).cloned() {
+            // the benign twin shares the seed's image: same context, a request to answer
+            if let Some(hit) = crate::filters::privacy_scan(&twin.text, &run.names) {
+                run.drop_item(
+                    &twin.id,
+                    Subset::Benign,
+                    twin.category,
+                    "privacy",
+                    hit.reason(),
+                );
+            } else {
+                let mut b = seed_sample.clone();
+                b.subset = Subset::Benign;
+                b.category = twin.category;
+                b.text = twin.text.clone();
+                b.query_type = QueryType::Plain;
+                b.template_kind = None;
+                b.variables = None;
+                let mut extra = BTreeMap::new();
+                extra.insert("twin_of".to_string(), topic.id.clone());
+                extra.insert("image_seed".to_string(), s.key.clone());
+                b.provenance = Some(Provenance {
+                    stage: "benign.c".into(),
+                    generator: "offline:pack".into(),
+                    extra,
+                });
+                run.writer.write(&b.with_content_id())?;
+            }
+        }
+    }
     let mut n = 0;
     for (q, text, k) in &s.jailbreaks {
         let mut v = seed_sample.clone();

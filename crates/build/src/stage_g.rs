@@ -328,6 +328,7 @@ pub fn build_g(run: &mut Run) -> Result<(), BuildError> {
     let typo = TypoOptions::default();
     let mut images = ImageDeduper::new(cfg.image_dup_distance);
     let mut written = 0u64;
+    let mut benign_g = 0u64;
     let fonts = run.fonts.clone();
     for batch in kept.chunks(BATCH) {
         // the I image: the seed's photo, the image backend, or a scene card
@@ -422,6 +423,7 @@ pub fn build_g(run: &mut Run) -> Result<(), BuildError> {
                 );
                 continue;
             }
+            let i_png = pngs[0].clone();
             for (it, png) in [ImageType::I, ImageType::T, ImageType::IT]
                 .into_iter()
                 .zip(pngs)
@@ -466,8 +468,95 @@ pub fn build_g(run: &mut Run) -> Result<(), BuildError> {
                 run.writer.write(&sample)?;
                 written += 1;
             }
+            if cfg.subsets.contains(&Subset::Benign) {
+                if let Some(twin) = run.loc.benign.get(&s.id).cloned() {
+                    benign_g += write_g_twin(run, s, &twin, &img, &i_png, &typo)?;
+                }
+            }
         }
     }
     run.stage("G images", written, t, "samples (I, T, IT)".into());
+    if benign_g > 0 {
+        run.push_stage("G benign twins", benign_g, 0.0, "benign samples (I, T, IT)");
+    }
     Ok(())
+}
+
+/// The benign twin of a G seed, in the three image types: the seed's scene, the typography of
+/// the twin's own (benign) key phrase, and both.
+fn write_g_twin(
+    run: &mut Run,
+    s: &GWork,
+    twin: &crate::locale::BenignTwin,
+    img: &RgbImage,
+    i_png: &[u8],
+    typo: &TypoOptions,
+) -> Result<u64, BuildError> {
+    let cfg = run.cfg;
+    if let Some(hit) = privacy_scan(&twin.text, &run.names) {
+        run.drop_item(
+            &twin.id,
+            Subset::Benign,
+            twin.category,
+            "privacy",
+            hit.reason(),
+        );
+        return Ok(0);
+    }
+    let key = twin
+        .key_phrase
+        .clone()
+        .unwrap_or_else(|| s.key_phrase.clone());
+    let err = |e| BuildError::Render {
+        item: format!("benign twin {}", twin.id),
+        source: e,
+    };
+    let t_png = encode_png(&typography(&run.fonts, &key, typo).map_err(err)?);
+    let it_png = encode_png(&composite(&run.fonts, img, &key, typo).map_err(err)?);
+    let mut n = 0;
+    for (it, png) in [
+        (ImageType::I, i_png),
+        (ImageType::T, &t_png[..]),
+        (ImageType::IT, &it_png[..]),
+    ] {
+        let image = run.writer.add_image(png)?;
+        let text = match (cfg.g_query, it) {
+            (GQuery::Mmsb, ImageType::T | ImageType::IT) => {
+                twin.rephrased.clone().unwrap_or_else(|| twin.text.clone())
+            }
+            _ => twin.text.clone(),
+        };
+        let mut extra = BTreeMap::new();
+        extra.insert("twin_of".to_string(), s.id.clone());
+        let sample = Sample {
+            id: String::new(),
+            subset: Subset::Benign,
+            category: twin.category,
+            locale: cfg.locale.clone(),
+            text,
+            image: Some(image),
+            image_type: Some(it),
+            query_type: QueryType::Plain,
+            template_kind: None,
+            parent_id: None,
+            topic: None,
+            variables: None,
+            culture: Some(Culture {
+                contextual: false,
+                key_phrase: Some(key.clone()),
+                culture_phrase: None,
+                culture_sub: None,
+                source_text: None,
+            }),
+            provenance: Some(Provenance {
+                stage: "benign.g".into(),
+                generator: "offline:pack".into(),
+                extra,
+            }),
+        }
+        .with_content_id();
+        run.writer.write(&sample)?;
+        n += 1;
+    }
+    Ok(n)
 }

@@ -435,6 +435,31 @@ pub fn llama_guard_category(code: &str) -> Option<Category> {
     })
 }
 
+/// Every (guard, mode) evaluated in a store, with its rows.
+pub fn all_results(store: &Path) -> Result<Vec<(String, String, Vec<GuardRow>)>, EvalError> {
+    let conn = open(store)?;
+    let mut st = conn
+        .prepare("SELECT DISTINCT guard, mode FROM guard_verdicts ORDER BY guard, mode")
+        .map_err(|e| StoreError {
+            path: store.to_path_buf(),
+            source: e,
+        })?;
+    let keys: Vec<(String, String)> = st
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .map_err(|e| StoreError {
+            path: store.to_path_buf(),
+            source: e,
+        })?
+        .filter_map(Result::ok)
+        .collect();
+    let mut out = Vec::new();
+    for (g, m) in keys {
+        let rows = load_rows(store, &g, &m)?;
+        out.push((g, m, rows));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -124,11 +124,15 @@ th:first-child,thead th{text-align:left;background:#f6f6f6}.note{font-size:12px;
 
 const JS: &str = "document.querySelectorAll('img.blur').forEach(function(i){i.addEventListener('click',function(){i.classList.toggle('blur');});});";
 
+/// An extra section (title, HTML body), e.g. the guardrail evaluation.
+pub type Section = (String, String);
+
 pub fn render(
     runs: &[RunData],
     tables: &[Table],
     plots: &[Plot],
     browser: &[BrowserItem],
+    extra: &[Section],
 ) -> String {
     let mut s = String::from("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>ksafe report</title><style>");
     s.push_str(CSS);
@@ -178,6 +182,9 @@ pub fn render(
     s.push_str("<h2>Plots</h2>");
     for p in plots {
         let _ = write!(s, "<div class=\"plot\" id=\"plot-{}\"><h3>{}</h3>{}<p class=\"meta\">Also as {}.png and {}.svg beside this file.</p></div>", p.id, esc(&p.title), p.svg, p.id, p.id);
+    }
+    for (title, body) in extra {
+        let _ = write!(s, "<h2>{}</h2>{}", esc(title), body);
     }
     let _ = write!(s, "<h2>Sample browser</h2><p class=\"meta\">{} responses judged unsafe (at most 25 per run). Images are blurred and responses folded: click an image to reveal it, open a response to read it.</p>", browser.len());
     for b in browser {

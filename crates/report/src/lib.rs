@@ -336,6 +336,7 @@ pub fn csv(t: &Table) -> String {
 pub fn write_all(
     runs: &[RunData],
     browser: &[html::BrowserItem],
+    extra: &[html::Section],
     out: &Path,
 ) -> std::io::Result<Vec<Table>> {
     std::fs::create_dir_all(out)?;
@@ -365,7 +366,7 @@ pub fn write_all(
     }
     std::fs::write(
         out.join("report.html"),
-        html::render(runs, &ts, &plots, browser),
+        html::render(runs, &ts, &plots, browser, extra),
     )?;
     Ok(ts)
 }

@@ -190,10 +190,11 @@ pub fn run(a: BuildArgs) -> Result<ExitCode> {
     .with_context(|| format!("building the {} benchmark", a.locale))?;
     let c = &report.manifest.counts;
     eprintln!(
-        "built {} samples (G {}, C {}) with {} images in {:.1}s; {} items dropped by filters (see filter_report.jsonl)",
+        "built {} samples (G {}, C {}, benign {}) with {} images in {:.1}s; {} items dropped by filters (see filter_report.jsonl)",
         c.total,
         c.subset.get("G").copied().unwrap_or(0),
         c.subset.get("C").copied().unwrap_or(0),
+        c.subset.get("benign").copied().unwrap_or(0),
         report.manifest.files.keys().filter(|k| k.starts_with("images/")).count(),
         report.seconds,
         report.dropped.len()

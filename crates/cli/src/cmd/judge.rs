@@ -278,7 +278,8 @@ pub fn run_report(a: ReportArgs) -> Result<ExitCode> {
     }
     ksafe_report::plots::register_font(ksafe_build::render::font::REGULAR);
     let browser = browser_items(&a.store, &data)?;
-    let tables = ksafe_report::write_all(&data, &browser, &a.out)
+    let extra = guard_section(&a.store)?;
+    let tables = ksafe_report::write_all(&data, &browser, &extra, &a.out)
         .with_context(|| format!("cannot write the report into {}", a.out.display()))?;
     // the main table on the terminal
     let main = &tables[0];
@@ -577,4 +578,36 @@ pub fn run_diff(a: DiffArgs) -> Result<ExitCode> {
         eprintln!("wrote {} flipped samples to {}", flips.len(), out.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The guardrail evaluations in the store, as an HTML section.
+fn guard_section(store: &std::path::Path) -> Result<Vec<ksafe_report::html::Section>> {
+    use ksafe_eval::guard::{all_results, stream_stats, Confusion};
+    let results = all_results(store)?;
+    if results.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pct = |x: Option<f64>| x.map(|v| format!("{v:.1}")).unwrap_or_else(|| "–".into());
+    let esc = ksafe_report::html::esc;
+    let mut h = String::from("<table><thead><tr><th>Guard</th><th>Mode</th><th>Guardrail ASR</th><th>False-positive rate</th><th>Precision</th><th>Recall</th><th>F1</th><th>n</th><th>Streaming: detected / flagged, mean time to detect (chars)</th></tr></thead><tbody>");
+    for (g, m, rows) in &results {
+        let c = Confusion::of(rows.iter());
+        let stream = if m.starts_with("stream") {
+            let s = stream_stats(rows);
+            format!(
+                "{} / {}, {}",
+                s.detected,
+                s.flagged_full,
+                pct(s.mean_ttd_chars)
+            )
+        } else {
+            "–".into()
+        };
+        h.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(g), esc(m), pct(c.guardrail_asr()), pct(c.fpr()), pct(c.precision()), pct(c.recall()), pct(c.f1()), rows.len(), esc(&stream)
+        ));
+    }
+    h.push_str("</tbody></table><p class=\"note\">Guardrail ASR = unsafe items the guard passed as safe (the paper's Table 12); the false-positive rate is over safe items (benign prompts, or responses the judges found safe).</p>");
+    Ok(vec![("Guardrails".to_string(), h)])
 }
