@@ -152,7 +152,9 @@ fn full_build_matches_table_1() {
         );
     }
     assert_eq!(m.counts.subset["C"], 12_485);
-    assert_eq!(m.counts.total, 14_135);
+    assert_eq!(m.counts.subset["G"] + m.counts.subset["C"], 14_135);
+    // the over-refusal subset: a benign twin for every C image seed (plus G twins)
+    assert!(m.counts.subset["benign"] >= 1_135, "{:?}", m.counts.subset);
     let r = validate(
         &out,
         &ValidateOptions {
@@ -226,6 +228,10 @@ fn japanese_pack_builds_like_the_korean_one() {
     assert_eq!(m.counts.subset["G"], 11 * 10 * 3);
     assert_eq!(m.counts.query_type["template"], 100);
     assert_eq!(m.counts.subset["C"], 1_100, "the pilot's 1,100 queries");
+    assert!(
+        m.counts.subset["benign"] >= 100,
+        "a benign twin per C image seed"
+    );
     assert_eq!(m.fonts[0].name, "ipagp.ttf");
     let samples = Dataset::open(&out).unwrap().read_all().unwrap();
     check_structure(&samples);
