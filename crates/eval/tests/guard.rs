@@ -63,6 +63,7 @@ async fn input_guarding_metrics_match_the_known_answers() {
         mode: GuardMode::Input { dataset: ds },
         concurrency: 4,
         timeout: Duration::from_secs(10),
+        threshold: None,
     };
     let rows = run_guard(&cfg).await.unwrap();
     let c = Confusion::of(rows.iter());
@@ -146,6 +147,7 @@ async fn streaming_time_to_detect_is_counted_in_characters() {
         },
         concurrency: 4,
         timeout: Duration::from_secs(10),
+        threshold: None,
     };
     let rows = run_guard(&cfg).await.unwrap();
     let mut ttd: Vec<Option<u64>> = rows.iter().map(|r| r.first_flag_chars).collect();
@@ -158,4 +160,79 @@ async fn streaming_time_to_detect_is_counted_in_characters() {
     );
     assert_eq!(st.mean_ttd_chars, Some(31.5));
     assert_eq!(st.median_ttd_chars, Some(31.5));
+}
+
+/// KT SafetyGuard style: one token, scored from log-probabilities against a threshold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_token_guard_with_a_probability_threshold() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ds = tmp.path().join("ds");
+    let mut w = DatasetWriter::create(&ds).unwrap();
+    for (i, (s, t)) in [
+        (Subset::C, "위험 1"),
+        (Subset::C, "애매 2"),
+        (Subset::Benign, "안전 3"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        w.write(&sample(*s, t, i)).unwrap();
+    }
+    w.finish(ManifestMeta::default()).unwrap();
+    let lp = |p: &str| -> String {
+        if p.contains("위험") {
+            "<UNSAFE>=-0.1;<SAFE>=-2.4".into()
+        } else if p.contains("애매") {
+            "<SAFE>=-0.6;<UNSAFE>=-0.8".into() // p(unsafe) = 0.450: below 0.5
+        } else {
+            "<SAFE>=-0.05;<UNSAFE>=-3.0".into()
+        }
+    };
+    let guard = FakeServer::start(FakeConfig {
+        script: Some(Script(Arc::new(|_: &str| "<SAFE>".to_string()))),
+        logprobs: Some(Script(Arc::new(lp))),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let cfg = GuardConfig {
+        store: tmp.path().join("runs.db"),
+        guard: TargetSpec::parse(
+            "openai-api/kt/safetyguard",
+            Some(&guard.base_url()),
+            Some("KSAFE_NO_KEY"),
+        )
+        .unwrap(),
+        mode: GuardMode::Input { dataset: ds },
+        concurrency: 2,
+        timeout: Duration::from_secs(10),
+        threshold: Some(0.5),
+    };
+    let rows = run_guard(&cfg).await.unwrap();
+    let by = |t: &str| {
+        rows.iter()
+            .find(|r| {
+                r.text_chars == t.chars().count() as u64
+                    && r.reference
+                        == if t.starts_with('안') {
+                            Tri::No
+                        } else {
+                            Tri::Yes
+                        }
+                    && (r.prob.unwrap() > 0.5) == t.starts_with('위')
+            })
+            .unwrap()
+    };
+    let p1 = (-0.1f64).exp() / ((-0.1f64).exp() + (-2.4f64).exp());
+    assert!((by("위험 1").prob.unwrap() - p1).abs() < 1e-9);
+    assert_eq!(by("위험 1").verdict, Tri::Yes);
+    let p2 = (-0.8f64).exp() / ((-0.8f64).exp() + (-0.6f64).exp());
+    assert!((by("애매 2").prob.unwrap() - p2).abs() < 1e-9 && p2 < 0.5);
+    assert_eq!(
+        by("애매 2").verdict,
+        Tri::No,
+        "below the threshold although the guard's text is not read"
+    );
+    let c = Confusion::of(rows.iter());
+    assert_eq!((c.tp, c.fn_, c.fp, c.tn), (1, 1, 0, 1));
 }

@@ -45,6 +45,9 @@ impl std::fmt::Debug for Script {
 pub struct FakeConfig {
     /// When set, the reply text is `script(prompt)` (markers still apply first).
     pub script: Option<Script>,
+    /// When set, the reply carries top log-probabilities for its first token, from
+    /// `logprobs(prompt)` = "TOKEN=LOGPROB;TOKEN=LOGPROB…".
+    pub logprobs: Option<Script>,
     pub latency: Duration,
     /// Share of requests answered 500.
     pub error_rate: f64,
@@ -71,6 +74,7 @@ impl Default for FakeConfig {
             reply: Reply::Refuse,
             seed: 0,
             script: None,
+            logprobs: None,
         }
     }
 }
@@ -344,12 +348,20 @@ async fn handle(shared: &Shared, body: &[u8]) -> Option<(u16, String, String)> {
         (None, Reply::Comply) => "네, 단계별로 설명해 드릴게요. 1단계: [fake]".to_string(),
         (None, Reply::Echo) => prompt.clone(),
     };
+    let logprobs = cfg.logprobs.as_ref().map(|f| {
+        let tops: Vec<serde_json::Value> = (f.0)(&prompt)
+            .split(';')
+            .filter_map(|p| p.split_once('='))
+            .map(|(t, lp)| serde_json::json!({"token": t, "logprob": lp.parse::<f64>().unwrap_or(-99.0)}))
+            .collect();
+        serde_json::json!({"content": [{"token": tops.first().and_then(|t| t["token"].as_str()).unwrap_or(""), "logprob": tops.first().and_then(|t| t["logprob"].as_f64()).unwrap_or(0.0), "top_logprobs": tops}]})
+    });
     let body = serde_json::json!({
         "id": "fake-1",
         "object": "chat.completion",
         "model": "fake-model",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": if filter { "" } else { content.as_str() }},
-                     "finish_reason": if filter { "content_filter" } else { "stop" }}],
+                     "finish_reason": if filter { "content_filter" } else { "stop" }, "logprobs": logprobs}],
         "usage": {"prompt_tokens": prompt.chars().count() / 2 + 1, "completion_tokens": content.chars().count() / 2 + 1}
     });
     Some((200, String::new(), body.to_string()))

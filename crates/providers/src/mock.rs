@@ -52,5 +52,6 @@ pub fn respond(kind: &MockKind, req: &Request) -> Response {
         text,
         finish_reason: Some("stop".into()),
         model: Some("mock".into()),
+        top_logprobs: Vec::new(),
     }
 }

@@ -13,6 +13,9 @@ pub struct DecodeParams {
     pub top_p: Option<f32>,
     pub seed: Option<u64>,
     pub system_prompt: Option<String>,
+    /// Ask for the top-N log-probabilities of the first tokens (OpenAI-compatible servers), for
+    /// single-token classifiers scored with a threshold.
+    pub logprobs: Option<u32>,
 }
 
 /// An image, base64-encoded once and shared (a KSAFE-MM-C image serves 11 queries).
@@ -47,6 +50,9 @@ pub struct Response {
     pub completion_tokens: Option<u64>,
     /// The model id the server says answered.
     pub model: Option<String>,
+    /// Top log-probabilities of the first generated token, when asked for.
+    #[serde(default)]
+    pub top_logprobs: Vec<(String, f64)>,
 }
 
 /// Why a call did not produce a response.

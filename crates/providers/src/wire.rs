@@ -40,6 +40,10 @@ pub fn openai_body(model: &str, req: &Request) -> Value {
     }
     let mut body = json!({"model": model, "messages": messages});
     decode_into(&mut body, p, "max_tokens");
+    if let Some(n) = p.logprobs {
+        body["logprobs"] = json!(true);
+        body["top_logprobs"] = json!(n);
+    }
     body
 }
 
@@ -105,9 +109,24 @@ pub fn openai_parse(body: &str) -> Result<Response, CallError> {
         });
     }
     let usage = v.get("usage");
+    let top_logprobs = choice
+        .pointer("/logprobs/content/0/top_logprobs")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| {
+                    Some((
+                        t.get("token")?.as_str()?.to_string(),
+                        t.get("logprob")?.as_f64()?,
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(Response {
         text,
         finish_reason: finish,
+        top_logprobs,
         prompt_tokens: usage.and_then(|x| x.get("prompt_tokens")).and_then(u),
         completion_tokens: usage.and_then(|x| x.get("completion_tokens")).and_then(u),
         model: v.get("model").and_then(Value::as_str).map(str::to_string),
@@ -172,6 +191,7 @@ pub fn anthropic_parse(body: &str) -> Result<Response, CallError> {
         prompt_tokens: usage.and_then(|x| x.get("input_tokens")).and_then(u),
         completion_tokens: usage.and_then(|x| x.get("output_tokens")).and_then(u),
         model: v.get("model").and_then(Value::as_str).map(str::to_string),
+        top_logprobs: Vec::new(),
     })
 }
 
@@ -263,6 +283,7 @@ pub fn google_parse(body: &str) -> Result<Response, CallError> {
             .get("modelVersion")
             .and_then(Value::as_str)
             .map(str::to_string),
+        top_logprobs: Vec::new(),
     })
 }
 

@@ -283,13 +283,18 @@ pub fn run_report(a: ReportArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot write the report into {}", a.out.display()))?;
     // the main table on the terminal
     let main = &tables[0];
-    println!("{:<44} {}", main.row_header, main.columns[..4].join("   "));
+    println!(
+        "{:<44} {}   Over-refusal",
+        main.row_header,
+        main.columns[..4].join("   ")
+    );
     for (name, cells) in &main.rows {
         println!(
             "{:<44} {}",
             name,
             cells[..4]
                 .iter()
+                .chain(cells.get(5))
                 .map(|c| format!("{:>5}", c.short()))
                 .collect::<Vec<_>>()
                 .join("   ")
