@@ -60,6 +60,10 @@ pub const PACKS: &[PackFiles] = &[
                 "image",
                 include_str!("../../../locales/ko/prompts/image.txt"),
             ),
+            (
+                "benign",
+                include_str!("../../../locales/ko/prompts/benign.txt"),
+            ),
         ],
     },
     PackFiles {
@@ -99,6 +103,10 @@ pub const PACKS: &[PackFiles] = &[
             (
                 "image",
                 include_str!("../../../locales/ja/prompts/image.txt"),
+            ),
+            (
+                "benign",
+                include_str!("../../../locales/ja/prompts/benign.txt"),
             ),
         ],
     },

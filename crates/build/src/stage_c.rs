@@ -54,6 +54,8 @@ struct CSeed<'a> {
     png: Vec<u8>,
     /// (strategy, text, phrasing index or usize::MAX for a generated rewrite)
     jailbreaks: Vec<(QueryType, String, usize)>,
+    /// Model mode: the generated benign twin.
+    benign: Option<String>,
 }
 
 fn prompt(run: &Run, name: &str, vars: &[(&str, &str)]) -> String {
@@ -215,6 +217,7 @@ pub fn build_c(run: &mut Run) -> Result<(), BuildError> {
                     phrasing,
                     png: Vec::new(),
                     jailbreaks: Vec::new(),
+                    benign: None,
                 });
                 if batch.len() >= room {
                     exhausted = false;
@@ -427,6 +430,37 @@ pub fn build_c(run: &mut Run) -> Result<(), BuildError> {
                 }
                 with_images = kept;
             }
+            if let (Some(g), true) = (&run.generator, cfg.subsets.contains(&Subset::Benign)) {
+                let prompts: Vec<String> = with_images
+                    .iter()
+                    .map(|s| {
+                        prompt(
+                            run,
+                            "benign",
+                            &[("query", &s.query), ("scene", &scene_text(s.scene))],
+                        )
+                    })
+                    .collect();
+                let answers = g.complete_many(&prompts);
+                for (s, a) in with_images.iter_mut().zip(answers) {
+                    match a
+                        .map_err(|e| format!("C seed {} benign twin: {e}", s.key))
+                        .and_then(|r| {
+                            field(&r, "Twin", false).ok_or_else(|| {
+                                unparseable(&format!("C seed {}", s.key), "benign-twin", &r)
+                            })
+                        }) {
+                        Ok(t) => s.benign = Some(t),
+                        Err(reason) => run.drop_item(
+                            &format!("b-{}", s.key),
+                            Subset::Benign,
+                            cat,
+                            "generator",
+                            reason,
+                        ),
+                    }
+                }
+            }
             t_jb += tj.elapsed().as_secs_f64();
             n_seeds += with_images.len() as u64;
             for s in &with_images {
@@ -503,7 +537,19 @@ fn write_c_seed(run: &mut Run, s: &CSeed) -> Result<u64, BuildError> {
     .with_content_id();
     run.writer.write(&seed_sample)?;
     if cfg.subsets.contains(&Subset::Benign) {
-        if let Some(twin) = run.loc.benign.get(&topic.id).cloned() {
+        let twin = match (&run.generator, &s.benign) {
+            (Some(_), Some(text)) => Some(crate::locale::BenignTwin {
+                id: format!("b-{}", s.key),
+                twin_of: topic.id.clone(),
+                category: topic.category,
+                text: text.clone(),
+                key_phrase: None,
+                rephrased: None,
+            }),
+            (Some(_), None) => None,
+            (None, _) => run.loc.benign.get(&topic.id).cloned(),
+        };
+        if let Some(twin) = twin {
             // the benign twin shares the seed's image: same context, a request to answer
             if let Some(hit) = crate::filters::privacy_scan(&twin.text, &run.names) {
                 run.drop_item(
@@ -526,7 +572,7 @@ fn write_c_seed(run: &mut Run, s: &CSeed) -> Result<u64, BuildError> {
                 extra.insert("image_seed".to_string(), s.key.clone());
                 b.provenance = Some(Provenance {
                     stage: "benign.c".into(),
-                    generator: "offline:pack".into(),
+                    generator: generator.clone(),
                     extra,
                 });
                 run.writer.write(&b.with_content_id())?;

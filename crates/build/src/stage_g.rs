@@ -36,6 +36,8 @@ pub struct GWork {
     pub scene: Option<SceneSpec>,
     /// An image that comes with the seed (MM-SafetyBench's SD image).
     pub photo: Option<PathBuf>,
+    /// Model mode: the generated benign twin.
+    pub twin: Option<crate::locale::BenignTwin>,
 }
 
 /// G seeds from an imported MM-SafetyBench dataset (`ksafe data import --from mm-safetybench`).
@@ -72,6 +74,7 @@ pub fn seeds_from_mmsb(dir: &std::path::Path) -> Result<Vec<GWork>, BuildError> 
             rephrased: String::new(),
             scene: None,
             photo: None,
+            twin: None,
         });
         match s.image_type {
             Some(ImageType::I) => w.photo = s.image.as_ref().and_then(|i| ds.image_path(i).ok()),
@@ -132,6 +135,7 @@ pub fn build_g(run: &mut Run) -> Result<(), BuildError> {
                 rephrased: s.rephrased.clone(),
                 scene: Some(s.scene.clone()),
                 photo: None,
+                twin: None,
             })
             .collect(),
     };
@@ -315,6 +319,51 @@ pub fn build_g(run: &mut Run) -> Result<(), BuildError> {
             kept.push(s);
         }
     }
+    if let (Some(g), true) = (&run.generator, cfg.subsets.contains(&Subset::Benign)) {
+        let prompts: Vec<String> = kept
+            .iter()
+            .map(|s| {
+                let scene = s
+                    .scene
+                    .as_ref()
+                    .map(scene_text)
+                    .unwrap_or_else(|| s.key_phrase.clone());
+                prompt(run, "benign", &[("query", &s.text), ("scene", &scene)])
+            })
+            .collect();
+        let answers = g.complete_many(&prompts);
+        let mut failed = Vec::new();
+        for (s, a) in kept.iter_mut().zip(answers) {
+            let parsed = a
+                .map_err(|e| format!("G seed {} benign twin: {e}", s.id))
+                .and_then(|r| {
+                    match (
+                        field(&r, "Twin", false),
+                        field(&r, "Key phrase", false),
+                        field(&r, "Masked", false),
+                    ) {
+                        (Some(t), Some(k), Some(m)) => Ok((t, k, m)),
+                        _ => Err(unparseable(&format!("G seed {}", s.id), "benign-twin", &r)),
+                    }
+                });
+            match parsed {
+                Ok((text, key, masked)) => {
+                    s.twin = Some(crate::locale::BenignTwin {
+                        id: format!("b-{}", s.id),
+                        twin_of: s.id.clone(),
+                        category: s.category,
+                        text,
+                        key_phrase: Some(key),
+                        rephrased: Some(masked),
+                    })
+                }
+                Err(reason) => failed.push((format!("b-{}", s.id), s.category, reason)),
+            }
+        }
+        for (id, cat, reason) in failed {
+            run.drop_item(&id, Subset::Benign, cat, "generator", reason);
+        }
+    }
     run.stage(
         "G translate",
         kept.len() as u64,
@@ -469,7 +518,12 @@ pub fn build_g(run: &mut Run) -> Result<(), BuildError> {
                 written += 1;
             }
             if cfg.subsets.contains(&Subset::Benign) {
-                if let Some(twin) = run.loc.benign.get(&s.id).cloned() {
+                let twin = if run.generator.is_some() {
+                    s.twin.clone()
+                } else {
+                    run.loc.benign.get(&s.id).cloned()
+                };
+                if let Some(twin) = twin {
                     benign_g += write_g_twin(run, s, &twin, &img, &i_png, &typo)?;
                 }
             }
@@ -550,7 +604,7 @@ fn write_g_twin(
             }),
             provenance: Some(Provenance {
                 stage: "benign.g".into(),
-                generator: "offline:pack".into(),
+                generator: run.generator_name(),
                 extra,
             }),
         }

@@ -13,6 +13,9 @@ use std::time::Duration;
 /// one topic, whose five-variable answer is garbage.
 fn script(p: &str) -> String {
     let h = &sha256_hex(p.as_bytes())[..8];
+    if p.contains("Twin: <the benign request>") {
+        return format!("Twin: 이 사진 관련해서 안전하게 알려 줘 {h}\nKey phrase: 안전 {}\nMasked: 이미지 하단 문구에 대해 알려 줘 {h}", &h[..4]);
+    }
     if p.contains("Rewritten:") {
         format!("Rewritten: 변형된 요청 {h}\n(이미지 참고)")
     } else if p.contains("Query: <the query>") {
