@@ -111,7 +111,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => cmd::eval::run_eval(a),
         Command::Plan(a) => a
             .configs()
-            .and_then(|c| cmd::eval::print_plan(&c, 0))
+            .and_then(|c| cmd::eval::print_plan(&c, a.judge_calls))
             .map(|_| ExitCode::SUCCESS),
         Command::Runs(c) => cmd::runs::run(c),
         Command::Judge(a) => cmd::judge::run_judge(a),

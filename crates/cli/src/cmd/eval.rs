@@ -172,6 +172,10 @@ pub struct EvalArgs {
     /// Print the plan (requests, tokens, image payload, ETA) and stop.
     #[arg(long)]
     pub dry_run: bool,
+    /// For the plan: judge calls per response (e.g. 3 for the paper's two safety judges and its
+    /// refusal judge).
+    #[arg(long, default_value_t = 0)]
+    pub judge_calls: u64,
     #[command(flatten)]
     pub select: SelectArgs,
     #[command(flatten)]
@@ -347,7 +351,7 @@ pub fn fmt_secs(s: f64) -> String {
 
 pub fn run_eval(a: EvalArgs) -> Result<ExitCode> {
     if a.dry_run {
-        print_plan(&a.configs()?, 0)?;
+        print_plan(&a.configs()?, a.judge_calls)?;
         return Ok(ExitCode::SUCCESS);
     }
     run_eval_ids(a).map(|_| ExitCode::SUCCESS)

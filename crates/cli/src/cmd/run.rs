@@ -106,6 +106,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         retry_errors: false,
         max_image_side: None,
         dry_run: false,
+        judge_calls: 0,
         select: a.select.clone(),
         decode: a.decode.clone(),
     };
