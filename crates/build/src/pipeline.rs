@@ -350,6 +350,23 @@ pub fn scene_text(s: &SceneSpec) -> String {
 
 pub const BATCH: usize = 48;
 
+/// A model-mode prompt of the pack, filled with the locale's language and country and `vars`.
+/// A prompt naming an unknown slot comes back as the error text, which the generator's answer
+/// then fails to parse, naming the item.
+pub fn prompt(run: &Run, name: &str, vars: &[(&str, &str)]) -> String {
+    let meta = &run.loc.meta;
+    let tpl = run.loc.prompts.get(name).copied().unwrap_or_default();
+    crate::josa::fill(tpl, &|k| match k {
+        "language" => Some(meta.language.clone()),
+        "country" => Some(meta.country.clone()),
+        other => vars
+            .iter()
+            .find(|(n, _)| *n == other)
+            .map(|(_, v)| v.to_string()),
+    })
+    .unwrap_or_else(|e| e)
+}
+
 /// C image seeds per category: `total` spread in the paper's proportions (largest remainder), or
 /// at most 10 per category in the lite profile.
 pub fn c_targets(total: usize, profile: Profile) -> Vec<(Category, usize)> {

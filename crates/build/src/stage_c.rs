@@ -6,7 +6,7 @@ use crate::filters::{dhash, privacy_scan, ImageDeduper, TextDeduper};
 use crate::josa::fill;
 use crate::locale::{CTopic, Locale};
 use crate::model::{field, unparseable};
-use crate::pipeline::{c_targets, render_all, scene_text, BuildError, Run, BATCH};
+use crate::pipeline::{c_targets, prompt, render_all, scene_text, BuildError, Run, BATCH};
 use crate::render::scene::render_scene;
 use crate::render::{encode_png, SceneSpec};
 use ksafe_core::{
@@ -56,20 +56,6 @@ struct CSeed<'a> {
     jailbreaks: Vec<(QueryType, String, usize)>,
     /// Model mode: the generated benign twin.
     benign: Option<String>,
-}
-
-fn prompt(run: &Run, name: &str, vars: &[(&str, &str)]) -> String {
-    let meta = &run.loc.meta;
-    let tpl = run.loc.prompts.get(name).copied().unwrap_or_default();
-    fill(tpl, &|k| match k {
-        "language" => Some(meta.language.clone()),
-        "country" => Some(meta.country.clone()),
-        other => vars
-            .iter()
-            .find(|(n, _)| *n == other)
-            .map(|(_, v)| v.to_string()),
-    })
-    .unwrap_or_else(|e| e)
 }
 
 pub fn build_c(run: &mut Run) -> Result<(), BuildError> {

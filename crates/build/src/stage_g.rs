@@ -2,10 +2,9 @@
 //! images in the three types I (scene), T (typography of the key phrase), IT (both).
 
 use crate::filters::{dhash, privacy_scan, ImageDeduper, TextDeduper};
-use crate::josa::fill;
 use crate::model::{field, parse_classification, unparseable};
 use crate::pipeline::{
-    per_category, render_all, scene_text, BuildError, GQuery, Profile, Run, BATCH,
+    per_category, prompt, render_all, scene_text, BuildError, GQuery, Profile, Run, BATCH,
 };
 use crate::render::scene::render_scene;
 use crate::render::{composite, encode_png, typography, SceneSpec, TypoOptions};
@@ -86,20 +85,6 @@ pub fn seeds_from_mmsb(dir: &std::path::Path) -> Result<Vec<GWork>, BuildError> 
         .into_values()
         .filter(|w| !w.key_phrase_en.is_empty())
         .collect())
-}
-
-fn prompt(run: &Run, name: &str, vars: &[(&str, &str)]) -> String {
-    let meta = &run.loc.meta;
-    let tpl = run.loc.prompts.get(name).copied().unwrap_or_default();
-    fill(tpl, &|k| match k {
-        "language" => Some(meta.language.clone()),
-        "country" => Some(meta.country.clone()),
-        other => vars
-            .iter()
-            .find(|(n, _)| *n == other)
-            .map(|(_, v)| v.to_string()),
-    })
-    .unwrap_or_else(|e| e)
 }
 
 /// A rendered G seed (its I image and the PNGs of I, T, IT), or why it has no image.
