@@ -231,7 +231,24 @@ fn ksafe_run_on_defaults_produces_the_report() {
     )
     .unwrap();
     assert_eq!(v["runs"].as_array().unwrap().len(), 3);
-    assert_eq!(v["runs"][0]["samples"], 1540);
+    // every sample of the lite dataset (G 330 + C 1,210 + the benign twins) was answered and judged
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("ksafe-ko-lite/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let total = manifest["counts"]["total"].as_u64().unwrap();
+    assert_eq!(
+        (
+            manifest["counts"]["subset"]["G"].as_u64(),
+            manifest["counts"]["subset"]["C"].as_u64()
+        ),
+        (Some(330), Some(1210))
+    );
+    assert!(
+        manifest["counts"]["subset"]["benign"].as_u64().unwrap() >= 110,
+        "a benign twin per C seed"
+    );
+    assert_eq!(v["runs"][0]["samples"], total);
     // the HTML report loads in headless Chromium with no console errors, and a screenshot shows it
     let html = tmp.path().join("ksafe-report/report.html");
     let page = std::fs::read_to_string(&html).unwrap();
@@ -258,7 +275,7 @@ fn ksafe_run_on_defaults_produces_the_report() {
     let again = ksafe().current_dir(tmp.path()).arg("run").output().unwrap();
     let err = String::from_utf8_lossy(&again.stderr);
     assert!(
-        err.contains("1540 already stored, 0 answered now")
+        err.contains(&format!("{total} already stored, 0 answered now"))
             && err.contains("heuristic: 0 new verdicts"),
         "{err}"
     );
