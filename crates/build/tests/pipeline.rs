@@ -185,6 +185,13 @@ fn every_pack_text_has_glyphs_in_its_font() {
                     .unwrap_or_else(|e| panic!("{code} {}: {e}", s.id));
             }
         }
+        for b in loc.benign.values() {
+            if let Some(k) = &b.key_phrase {
+                fonts
+                    .check_ink(k, true)
+                    .unwrap_or_else(|e| panic!("{code} {}: {e}", b.id));
+            }
+        }
         for t in &loc.c_topics {
             for sc in &t.scenes {
                 fonts
