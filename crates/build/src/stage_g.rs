@@ -9,9 +9,7 @@ use crate::pipeline::{
 use crate::render::scene::render_scene;
 use crate::render::{composite, encode_png, typography, SceneSpec, TypoOptions};
 use image::RgbImage;
-use ksafe_core::{
-    Category, Culture, Dataset, ImageType, Provenance, QueryType, Rng, Sample, Subset,
-};
+use ksafe_core::{Category, Culture, Dataset, ImageType, Provenance, Rng, Sample, Subset};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -472,33 +470,28 @@ pub fn build_g(run: &mut Run) -> Result<(), BuildError> {
                 if let Some(a) = &s.adapted_en {
                     extra.insert("adapted_en".to_string(), a.clone());
                 }
-                let sample = Sample {
-                    id: String::new(),
-                    subset: Subset::G,
-                    category: s.category,
-                    locale: cfg.locale.clone(),
+                let culture = Culture {
+                    contextual: s.contextual,
+                    key_phrase: Some(s.key_phrase.clone()),
+                    culture_phrase: s.culture_phrase.clone(),
+                    culture_sub: s.culture_sub.clone(),
+                    source_text: Some(s.en.clone()),
+                };
+                let provenance = Provenance {
+                    stage: "g".into(),
+                    generator: run.generator_name(),
+                    extra,
+                };
+                let sample = image_sample(
+                    &cfg.locale,
+                    Subset::G,
+                    s.category,
                     text,
-                    image: Some(image),
-                    image_type: Some(it),
-                    query_type: QueryType::Plain,
-                    template_kind: None,
-                    parent_id: None,
-                    topic: None,
-                    variables: None,
-                    culture: Some(Culture {
-                        contextual: s.contextual,
-                        key_phrase: Some(s.key_phrase.clone()),
-                        culture_phrase: s.culture_phrase.clone(),
-                        culture_sub: s.culture_sub.clone(),
-                        source_text: Some(s.en.clone()),
-                    }),
-                    provenance: Some(Provenance {
-                        stage: "g".into(),
-                        generator: run.generator_name(),
-                        extra,
-                    }),
-                }
-                .with_content_id();
+                    image,
+                    it,
+                    culture,
+                    provenance,
+                );
                 run.writer.write(&sample)?;
                 written += 1;
             }
@@ -567,35 +560,50 @@ fn write_g_twin(
         };
         let mut extra = BTreeMap::new();
         extra.insert("twin_of".to_string(), s.id.clone());
-        let sample = Sample {
-            id: String::new(),
-            subset: Subset::Benign,
-            category: twin.category,
-            locale: cfg.locale.clone(),
+        let culture = Culture {
+            contextual: false,
+            key_phrase: Some(key.clone()),
+            culture_phrase: None,
+            culture_sub: None,
+            source_text: None,
+        };
+        let provenance = Provenance {
+            stage: "benign.g".into(),
+            generator: run.generator_name(),
+            extra,
+        };
+        let sample = image_sample(
+            &cfg.locale,
+            Subset::Benign,
+            twin.category,
             text,
-            image: Some(image),
-            image_type: Some(it),
-            query_type: QueryType::Plain,
-            template_kind: None,
-            parent_id: None,
-            topic: None,
-            variables: None,
-            culture: Some(Culture {
-                contextual: false,
-                key_phrase: Some(key.clone()),
-                culture_phrase: None,
-                culture_sub: None,
-                source_text: None,
-            }),
-            provenance: Some(Provenance {
-                stage: "benign.g".into(),
-                generator: run.generator_name(),
-                extra,
-            }),
-        }
-        .with_content_id();
+            image,
+            it,
+            culture,
+            provenance,
+        );
         run.writer.write(&sample)?;
         n += 1;
     }
     Ok(n)
+}
+
+/// A plain-query sample with an image, as the G stage and its benign twins write them.
+#[allow(clippy::too_many_arguments)]
+fn image_sample(
+    locale: &str,
+    subset: Subset,
+    category: Category,
+    text: String,
+    image: ksafe_core::ImageRef,
+    it: ImageType,
+    culture: Culture,
+    provenance: Provenance,
+) -> Sample {
+    let mut s = Sample::new(subset, category, locale, &text);
+    s.image = Some(image);
+    s.image_type = Some(it);
+    s.culture = Some(culture);
+    s.provenance = Some(provenance);
+    s.with_content_id()
 }
