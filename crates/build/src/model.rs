@@ -172,6 +172,25 @@ impl Generator {
         })
     }
 
+    /// Complete one prompt per item and parse each answer. An error names its item: the call's
+    /// own failure, or that the answer of `step` cannot be parsed (quoting its start).
+    pub fn ask<T>(
+        &self,
+        prompts: &[String],
+        items: &[String],
+        step: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Vec<Result<T, String>> {
+        self.complete_many(prompts)
+            .into_iter()
+            .zip(items)
+            .map(|(a, item)| {
+                a.map_err(|e| format!("{item}: {e}"))
+                    .and_then(|r| parse(&r).ok_or_else(|| unparseable(item, step, &r)))
+            })
+            .collect()
+    }
+
     pub fn has_image_backend(&self) -> bool {
         self.cfg.image_backend.is_some()
     }

@@ -87,28 +87,22 @@ pub fn build_c(run: &mut Run) -> Result<(), BuildError> {
                 )
             })
             .collect();
-        let answers = g.complete_many(&prompts);
+        let items: Vec<String> = topics
+            .iter()
+            .map(|tp| format!("C topic {}", tp.id))
+            .collect();
+        let answers = g.ask(&prompts, &items, "five-variable", |r| {
+            let get = |l| field(r, l, false);
+            Some((
+                get("Target")?,
+                get("Attribute")?,
+                get("Mean")?,
+                get("Rationale")?,
+                get("Context")?,
+            ))
+        });
         let mut kept = Vec::new();
-        for (mut tp, a) in topics.into_iter().zip(answers) {
-            let parsed = a
-                .map_err(|e| format!("C topic {}: {e}", tp.id))
-                .and_then(|r| {
-                    let get = |l| field(&r, l, false);
-                    match (
-                        get("Target"),
-                        get("Attribute"),
-                        get("Mean"),
-                        get("Rationale"),
-                        get("Context"),
-                    ) {
-                        (Some(a), Some(b), Some(c), Some(d), Some(e)) => Ok((a, b, c, d, e)),
-                        _ => Err(unparseable(
-                            &format!("C topic {}", tp.id),
-                            "five-variable",
-                            &r,
-                        )),
-                    }
-                });
+        for (mut tp, parsed) in topics.into_iter().zip(answers) {
             match parsed {
                 Ok((a, b, c, d, e)) => {
                     (tp.target, tp.attribute, tp.mean, tp.rationale, tp.context) = (a, b, c, d, e);
@@ -232,16 +226,12 @@ pub fn build_c(run: &mut Run) -> Result<(), BuildError> {
                         )
                     })
                     .collect();
-                let answers = g.complete_many(&prompts);
+                let items: Vec<String> =
+                    batch.iter().map(|s| format!("C seed {}", s.key)).collect();
+                let answers = g.ask(&prompts, &items, "query", |r| field(r, "Query", false));
                 let mut kept = Vec::new();
                 for (mut s, a) in batch.into_iter().zip(answers) {
-                    match a
-                        .map_err(|e| format!("C seed {}: {e}", s.key))
-                        .and_then(|r| {
-                            field(&r, "Query", false).ok_or_else(|| {
-                                unparseable(&format!("C seed {}", s.key), "query", &r)
-                            })
-                        }) {
+                    match a {
                         Ok(q) => {
                             s.query = q;
                             s.phrasing = usize::MAX;
@@ -383,7 +373,19 @@ pub fn build_c(run: &mut Run) -> Result<(), BuildError> {
                         })
                     })
                     .collect();
-                let mut answers = g.complete_many(&prompts).into_iter();
+                let items: Vec<String> = with_images
+                    .iter()
+                    .flat_map(|s| {
+                        s.jailbreaks
+                            .iter()
+                            .map(move |j| format!("C seed {} {}", s.key, j.0))
+                    })
+                    .collect();
+                let mut answers = g
+                    .ask(&prompts, &items, "jailbreak", |r| {
+                        field(r, "Rewritten", true)
+                    })
+                    .into_iter();
                 let mut kept = Vec::new();
                 for mut s in with_images {
                     let mut failure = None;
@@ -391,17 +393,7 @@ pub fn build_c(run: &mut Run) -> Result<(), BuildError> {
                         let a = answers
                             .next()
                             .unwrap_or_else(|| Err("missing answer".into()));
-                        match a
-                            .map_err(|e| format!("C seed {} {}: {e}", s.key, j.0))
-                            .and_then(|r| {
-                                field(&r, "Rewritten", true).ok_or_else(|| {
-                                    unparseable(
-                                        &format!("C seed {} {}", s.key, j.0),
-                                        "jailbreak",
-                                        &r,
-                                    )
-                                })
-                            }) {
+                        match a {
                             Ok(text) => {
                                 j.1 = text;
                                 j.2 = usize::MAX;

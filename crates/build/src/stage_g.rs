@@ -133,16 +133,11 @@ pub fn build_g(run: &mut Run) -> Result<(), BuildError> {
             .iter()
             .map(|s| prompt(run, "g_classify", &[("text", &s.en)]))
             .collect();
-        let answers = g.complete_many(&prompts);
+        let items: Vec<String> = seeds.iter().map(|s| format!("G seed {}", s.id)).collect();
+        let answers = g.ask(&prompts, &items, "classification", parse_classification);
         let mut kept = Vec::new();
         for (mut s, a) in seeds.into_iter().zip(answers) {
-            match a
-                .map_err(|e| format!("G seed {}: {e}", s.id))
-                .and_then(|r| {
-                    parse_classification(&r).ok_or_else(|| {
-                        unparseable(&format!("G seed {}", s.id), "classification", &r)
-                    })
-                }) {
+            match a {
                 Ok((contextual, phrase)) => {
                     s.contextual = contextual && phrase.is_some();
                     s.culture_phrase = phrase.filter(|_| contextual);
@@ -184,17 +179,17 @@ pub fn build_g(run: &mut Run) -> Result<(), BuildError> {
                 )
             })
             .collect();
-        let answers = g.complete_many(&prompts);
+        let items: Vec<String> = idx
+            .iter()
+            .map(|&i| format!("G seed {}", seeds[i].id))
+            .collect();
+        let answers = g.ask(&prompts, &items, "adaptation", |r| {
+            field(r, "Adapted", false).map(|x| (x, field(r, "Culture substitute", false)))
+        });
         let mut bad = Vec::new();
         for (&i, a) in idx.iter().zip(answers) {
             let s = &mut seeds[i];
-            match a
-                .map_err(|e| format!("G seed {}: {e}", s.id))
-                .and_then(|r| {
-                    field(&r, "Adapted", false)
-                        .map(|x| (x, field(&r, "Culture substitute", false)))
-                        .ok_or_else(|| unparseable(&format!("G seed {}", s.id), "adaptation", &r))
-                }) {
+            match a {
                 Ok((adapted, sub)) => {
                     s.adapted_en = Some(adapted);
                     s.culture_sub = sub;
