@@ -30,7 +30,7 @@ enum Command {
     /// Examples:
     ///   ksafe run
     ///   ksafe run --profile full --target openai-api/local/Qwen3-VL-8B --base-url http://127.0.0.1:8000/v1 --judge-model openai-api/j/Qwen3-235B --judge-base-url http://127.0.0.1:8001/v1
-    Run(cmd::run::RunArgs),
+    Run(Box<cmd::run::RunArgs>),
     /// Build a benchmark for a locale with the general-to-local pipeline (offline by default).
     ///
     /// KSAFE-MM-G: generic seeds → contextual / non-contextual selection → culture-phrase
@@ -54,9 +54,9 @@ enum Command {
     ///   ksafe eval --dataset ksafe-lite --target mock/refuse
     ///   ksafe eval --dataset ksafe-ko --target openai-api/local/Qwen3-VL-8B --base-url http://127.0.0.1:8000/v1 --concurrency 64
     ///   ksafe eval --dataset ksafe-ko --target openai/gpt-5-nano --rpm 500 --subset C --limit 200
-    Eval(cmd::eval::EvalArgs),
+    Eval(Box<cmd::eval::EvalArgs>),
     /// Say what an evaluation will cost before running it: requests, tokens, image payload, ETA.
-    Plan(cmd::eval::EvalArgs),
+    Plan(Box<cmd::eval::PlanArgs>),
     /// Judge stored responses (or a JSONL of responses produced elsewhere) without regenerating
     /// them: the paper's safety + refusal judges, a guardrail model, or the offline heuristic.
     /// Every verdict is safe / unsafe / unscored-with-a-reason; per-judge verdicts are kept, so
@@ -66,13 +66,14 @@ enum Command {
     ///   ksafe judge --judge heuristic
     ///   ksafe judge RUN --judge paper --judge-model openai-api/j/Qwen3-235B --judge-model openai/gpt-5-nano --judge-base-url http://127.0.0.1:8001/v1
     ///   ksafe judge --input responses.jsonl --judge heuristic --out verdicts.jsonl
-    Judge(cmd::judge::JudgeArgs),
+    ///   ksafe judge agreement RUN --human labels.jsonl
+    Judge(Box<cmd::judge::JudgeArgs>),
     /// The paper's tables for judged runs: ASR and refusal by subset, category, query type and
     /// image type, with 95 % intervals, as Markdown, JSON and CSV.
-    Report(cmd::judge::ReportArgs),
+    Report(cmd::report::ReportArgs),
     /// Compare two runs on the same samples: McNemar's paired test on ASR, and the samples that
     /// flipped safe ↔ unsafe, by category and query type.
-    Diff(cmd::judge::DiffArgs),
+    Diff(cmd::diff::DiffArgs),
     /// Evaluate a guardrail model: on prompts (input guarding), on a run's responses (output
     /// guarding) or on growing prefixes of them (streaming): Guardrail ASR, false-positive rate,
     /// precision / recall / F1 by category and strategy, time to detect.
@@ -88,40 +89,33 @@ enum Command {
     Render(cmd::render::RenderCommand),
 }
 
+/// Whether an error is a closed standard output (`ksafe … | head`): the reader has what it
+/// wanted, so the command ends quietly.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 fn main() -> ExitCode {
-    // A closed pipe (`ksafe data show … | head`) ends the output; it is not an error.
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let msg = info
-            .payload()
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| info.payload().downcast_ref::<&str>().copied())
-            .unwrap_or("");
-        if msg.contains("Broken pipe") {
-            std::process::exit(0);
-        }
-        default_hook(info);
-    }));
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Build(a) => cmd::build::run(a),
-        Command::Run(a) => cmd::run::run(a),
+        Command::Run(a) => cmd::run::run(*a),
         Command::Data(c) => cmd::data::run(c),
-        Command::Eval(a) => cmd::eval::run_eval(a),
-        Command::Plan(a) => a
-            .configs()
-            .and_then(|c| cmd::eval::print_plan(&c, a.judge_calls))
-            .map(|_| ExitCode::SUCCESS),
+        Command::Eval(a) => cmd::eval::run_eval(*a),
+        Command::Plan(a) => cmd::eval::run_plan(*a),
         Command::Runs(c) => cmd::runs::run(c),
-        Command::Judge(a) => cmd::judge::run_judge(a),
-        Command::Report(a) => cmd::judge::run_report(a),
-        Command::Diff(a) => cmd::judge::run_diff(a),
+        Command::Judge(a) => cmd::judge::run(*a),
+        Command::Report(a) => cmd::report::run(a),
+        Command::Diff(a) => cmd::diff::run(a),
         Command::Guard(a) => cmd::guard::run(a),
         Command::Render(c) => cmd::render::run(c),
     };
     match result {
         Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             // One line per cause: what happened first, then why.
             eprintln!("error: {e}");

@@ -22,8 +22,11 @@
 //! assert_eq!(samples[0].category, Category::Privacy);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod dataset;
 pub mod error;
+pub mod guard_metrics;
 pub mod hash;
 pub mod manifest;
 pub mod metrics;
@@ -33,6 +36,7 @@ pub mod parquet_io;
 pub mod rng;
 pub mod sample;
 pub mod taxonomy;
+pub mod text;
 pub mod validate;
 
 pub use dataset::{Dataset, DatasetWriter, SampleReader};

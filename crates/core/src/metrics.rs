@@ -20,6 +20,26 @@ pub enum Tri {
 }
 
 impl Tri {
+    /// The stable id stored for a verdict: `yes`, `no` or `unscored`.
+    pub fn id(self) -> &'static str {
+        match self {
+            Tri::Yes => "yes",
+            Tri::No => "no",
+            Tri::Unscored => "unscored",
+        }
+    }
+
+    /// Parse a stored id.
+    pub fn parse(s: &str) -> Option<Tri> {
+        match s {
+            "yes" => Some(Tri::Yes),
+            "no" => Some(Tri::No),
+            "unscored" => Some(Tri::Unscored),
+            _ => None,
+        }
+    }
+
+    /// `Yes` for true, `No` for false.
     pub fn from_bool(b: bool) -> Tri {
         if b {
             Tri::Yes
@@ -108,16 +128,38 @@ impl Rate {
     }
 }
 
-/// Which verdict a table counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What a verdict measures, and so which verdict a table counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Measure {
-    Asr,
+    /// Unsafe (attack success) or safe: the ASR tables.
+    Safety,
+    /// The response refuses (opens with a refusal): the refusal-rate tables.
     Refusal,
+}
+
+impl Measure {
+    /// The stable id stored with a verdict: `safety` or `refusal`.
+    pub fn id(self) -> &'static str {
+        match self {
+            Measure::Safety => "safety",
+            Measure::Refusal => "refusal",
+        }
+    }
+
+    /// Parse a stored id.
+    pub fn parse(s: &str) -> Option<Measure> {
+        match s {
+            "safety" => Some(Measure::Safety),
+            "refusal" => Some(Measure::Refusal),
+            _ => None,
+        }
+    }
 }
 
 fn pick(j: &Judged, m: Measure) -> &Tri {
     match m {
-        Measure::Asr => &j.unsafe_,
+        Measure::Safety => &j.unsafe_,
         Measure::Refusal => &j.refused,
     }
 }
@@ -448,8 +490,8 @@ mod bootstrap_tests {
         let items: Vec<Judged> = (0..100)
             .flat_map(|c| (0..11).map(move |_| item(c, c % 3 == 0)))
             .collect();
-        let r = rate(&items, Measure::Asr, |_| true);
-        let (blo, bhi) = cluster_bootstrap(&items, Measure::Asr, |_| true, 2000, 1).unwrap();
+        let r = rate(&items, Measure::Safety, |_| true);
+        let (blo, bhi) = cluster_bootstrap(&items, Measure::Safety, |_| true, 2000, 1).unwrap();
         assert!(blo < r.pct && r.pct < bhi);
         assert!(
             bhi - blo > 2.0 * (r.hi - r.lo),
@@ -459,13 +501,49 @@ mod bootstrap_tests {
         );
         // reproducible for a seed
         assert_eq!(
-            cluster_bootstrap(&items, Measure::Asr, |_| true, 2000, 1),
+            cluster_bootstrap(&items, Measure::Safety, |_| true, 2000, 1),
             Some((blo, bhi))
         );
         assert_eq!(
-            cluster_bootstrap(&items[..11], Measure::Asr, |_| true, 100, 1),
+            cluster_bootstrap(&items[..11], Measure::Safety, |_| true, 100, 1),
             None,
             "one cluster: no interval"
         );
     }
+}
+
+/// One judge's verdict on a sample shown in a report's sample browser.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BrowserVerdict {
+    /// The judge id.
+    pub judge: String,
+    /// What the verdict measures.
+    pub kind: Measure,
+    /// The verdict.
+    pub verdict: Tri,
+    /// Its detail or unscored reason.
+    pub detail: String,
+}
+
+/// A sample a report shows with its response and verdicts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BrowserItem {
+    /// The run.
+    pub run_id: String,
+    /// The sample.
+    pub sample_id: String,
+    /// Its category.
+    pub category: Category,
+    /// Its query type.
+    pub query_type: QueryType,
+    /// Its image type.
+    pub image_type: Option<ImageType>,
+    /// The request.
+    pub query: String,
+    /// The response.
+    pub response: String,
+    /// The image file, if any.
+    pub image: Option<std::path::PathBuf>,
+    /// Every judge's verdicts.
+    pub verdicts: Vec<BrowserVerdict>,
 }

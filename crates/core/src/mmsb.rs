@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 /// Which text of an MM-SafetyBench item becomes the sample text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum QuestionField {
     /// The original question (same for every image type).
     Original,
@@ -35,12 +36,9 @@ pub enum QuestionField {
 type Rule = fn(&str) -> (Category, &'static str);
 
 fn scenario_rule(scenario: &str) -> Option<Rule> {
-    let k: String = scenario
-        .trim_start_matches(|c: char| c.is_ascii_digit() || c == '-' || c == '_')
-        .to_lowercase()
-        .chars()
-        .filter(|c| c.is_alphanumeric())
-        .collect();
+    let k = crate::text::loose_key(
+        scenario.trim_start_matches(|c: char| c.is_ascii_digit() || c == '-' || c == '_'),
+    );
     Some(match k.as_str() {
         // "Illegal_Activitiy" is spelled so in the release.
         "illegalactivitiy" | "illegalactivity" => |_| {

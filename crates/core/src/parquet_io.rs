@@ -192,7 +192,7 @@ fn write_group(
 
 /// The sample fields a column can be mapped onto.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
+pub enum SampleField {
     Id,
     Subset,
     Category,
@@ -211,20 +211,20 @@ pub enum Target {
     Ignore,
 }
 
-impl Target {
-    const ALL: [(Target, &'static str, &'static [&'static str]); 15] = [
+impl SampleField {
+    const ALL: [(SampleField, &'static str, &'static [&'static str]); 15] = [
         (
-            Target::Id,
+            SampleField::Id,
             "id",
             &["id", "sampleid", "uid", "idx", "index", "qid"],
         ),
         (
-            Target::Subset,
+            SampleField::Subset,
             "subset",
             &["subset", "split", "benchmark", "part"],
         ),
         (
-            Target::Category,
+            SampleField::Category,
             "category",
             &[
                 "category",
@@ -236,9 +236,13 @@ impl Target {
                 "categoryname",
             ],
         ),
-        (Target::Locale, "locale", &["locale", "lang", "language"]),
         (
-            Target::Text,
+            SampleField::Locale,
+            "locale",
+            &["locale", "lang", "language"],
+        ),
+        (
+            SampleField::Text,
             "text",
             &[
                 "text",
@@ -252,17 +256,17 @@ impl Target {
             ],
         ),
         (
-            Target::Image,
+            SampleField::Image,
             "image",
             &["image", "img", "imagebytes", "picture", "imagepath"],
         ),
         (
-            Target::ImageType,
+            SampleField::ImageType,
             "image_type",
             &["imagetype", "imgtype", "visualtype", "modality"],
         ),
         (
-            Target::QueryType,
+            SampleField::QueryType,
             "query_type",
             &[
                 "querytype",
@@ -276,48 +280,47 @@ impl Target {
             ],
         ),
         (
-            Target::TemplateKind,
+            SampleField::TemplateKind,
             "template_kind",
             &["templatekind", "templatetype", "template"],
         ),
         (
-            Target::ParentId,
+            SampleField::ParentId,
             "parent_id",
             &["parentid", "seedid", "parent"],
         ),
-        (Target::Topic, "topic", &["topic"]),
-        (Target::Variables, "variables", &["variables"]),
-        (Target::Culture, "culture", &["culture"]),
-        (Target::Provenance, "provenance", &["provenance"]),
-        (Target::Ignore, "ignore", &["imagesha256"]),
+        (SampleField::Topic, "topic", &["topic"]),
+        (SampleField::Variables, "variables", &["variables"]),
+        (SampleField::Culture, "culture", &["culture"]),
+        (SampleField::Provenance, "provenance", &["provenance"]),
+        (SampleField::Ignore, "ignore", &["imagesha256"]),
     ];
 
     pub fn name(self) -> &'static str {
-        Target::ALL
+        SampleField::ALL
             .iter()
             .find(|(t, _, _)| *t == self)
             .map(|x| x.1)
             .unwrap_or("?")
     }
 
-    pub fn parse(s: &str) -> Option<Target> {
-        Target::ALL.iter().find(|(_, n, _)| *n == s).map(|x| x.0)
+    pub fn parse(s: &str) -> Option<SampleField> {
+        SampleField::ALL
+            .iter()
+            .find(|(_, n, _)| *n == s)
+            .map(|x| x.0)
     }
 
-    fn guess(column: &str) -> Option<Target> {
-        let k: String = column
-            .to_lowercase()
-            .chars()
-            .filter(|c| c.is_alphanumeric())
-            .collect();
-        Target::ALL
+    fn guess(column: &str) -> Option<SampleField> {
+        let k = crate::text::loose_key(column);
+        SampleField::ALL
             .iter()
             .find(|(_, _, aliases)| aliases.contains(&k.as_str()))
             .map(|x| x.0)
     }
 
     pub fn names() -> Vec<&'static str> {
-        Target::ALL.iter().map(|x| x.1).collect()
+        SampleField::ALL.iter().map(|x| x.1).collect()
     }
 }
 
@@ -325,35 +328,35 @@ impl Target {
 #[derive(Debug, Clone, Default)]
 pub struct ImportOptions {
     /// `column=field` pairs that override the guesses.
-    pub map: Vec<(String, Target)>,
+    pub map: Vec<(String, SampleField)>,
     /// `field=value` constants for fields the file does not carry (e.g. `subset=C`).
-    pub set: Vec<(Target, String)>,
+    pub set: Vec<(SampleField, String)>,
     pub name: Option<String>,
 }
 
 /// Parse `column=field` (for `--map`).
-pub fn parse_map(s: &str) -> std::result::Result<(String, Target), String> {
+pub fn parse_map(s: &str) -> std::result::Result<(String, SampleField), String> {
     let (col, field) = s
         .split_once('=')
         .ok_or_else(|| format!("'{s}': expected COLUMN=FIELD"))?;
-    let t = Target::parse(field.trim()).ok_or_else(|| {
+    let t = SampleField::parse(field.trim()).ok_or_else(|| {
         format!(
             "'{field}' is not a sample field (expected one of: {})",
-            Target::names().join(", ")
+            SampleField::names().join(", ")
         )
     })?;
     Ok((col.trim().to_string(), t))
 }
 
 /// Parse `field=value` (for `--set`).
-pub fn parse_set(s: &str) -> std::result::Result<(Target, String), String> {
+pub fn parse_set(s: &str) -> std::result::Result<(SampleField, String), String> {
     let (field, value) = s
         .split_once('=')
         .ok_or_else(|| format!("'{s}': expected FIELD=VALUE"))?;
-    let t = Target::parse(field.trim()).ok_or_else(|| {
+    let t = SampleField::parse(field.trim()).ok_or_else(|| {
         format!(
             "'{field}' is not a sample field (expected one of: {})",
-            Target::names().join(", ")
+            SampleField::names().join(", ")
         )
     })?;
     Ok((t, value.trim().to_string()))
@@ -441,8 +444,8 @@ fn resolve_mapping(
     file: &Path,
     columns: &[String],
     opts: &ImportOptions,
-) -> Result<Vec<(String, Target)>> {
-    let mut mapping: Vec<(String, Target)> = Vec::new();
+) -> Result<Vec<(String, SampleField)>> {
+    let mut mapping: Vec<(String, SampleField)> = Vec::new();
     for (col, t) in &opts.map {
         if !columns.contains(col) {
             return Err(DatasetError::invalid(
@@ -459,15 +462,16 @@ fn resolve_mapping(
         if mapping.iter().any(|(c, _)| c == col) {
             continue;
         }
-        if let Some(t) = Target::guess(col) {
-            if t == Target::Ignore || !mapping.iter().any(|(_, m)| *m == t) {
+        if let Some(t) = SampleField::guess(col) {
+            if t == SampleField::Ignore || !mapping.iter().any(|(_, m)| *m == t) {
                 mapping.push((col.clone(), t));
             }
         }
     }
-    let has =
-        |t: Target| mapping.iter().any(|(_, m)| *m == t) || opts.set.iter().any(|(m, _)| *m == t);
-    for required in [Target::Text, Target::Category] {
+    let has = |t: SampleField| {
+        mapping.iter().any(|(_, m)| *m == t) || opts.set.iter().any(|(m, _)| *m == t)
+    };
+    for required in [SampleField::Text, SampleField::Category] {
         if !has(required) {
             return Err(DatasetError::invalid(
                 file,
@@ -503,18 +507,18 @@ fn field_str(f: &Field) -> Option<String> {
 
 fn row_to_sample(
     row: &Row,
-    mapping: &[(String, Target)],
+    mapping: &[(String, SampleField)],
     opts: &ImportOptions,
     base: &Path,
     writer: &mut DatasetWriter,
 ) -> std::result::Result<Sample, String> {
-    let mut vals: Vec<(Target, String, &Field)> = Vec::new();
+    let mut vals: Vec<(SampleField, String, &Field)> = Vec::new();
     for (name, field) in row.get_column_iter() {
         if let Some((_, t)) = mapping.iter().find(|(c, _)| c == name) {
             vals.push((*t, name.clone(), field));
         }
     }
-    let get = |t: Target| -> Option<(String, String)> {
+    let get = |t: SampleField| -> Option<(String, String)> {
         vals.iter()
             .find(|(m, _, _)| *m == t)
             .and_then(|(_, col, f)| field_str(f).map(|v| (col.clone(), v)))
@@ -525,30 +529,30 @@ fn row_to_sample(
                     .map(|(_, v)| (format!("--set {}", t.name()), v.clone()))
             })
     };
-    let (ccol, cval) = get(Target::Category).ok_or("category is empty")?;
+    let (ccol, cval) = get(SampleField::Category).ok_or("category is empty")?;
     let category = Category::parse_loose(&cval).ok_or_else(|| {
         format!(
             "column '{ccol}': {}",
             crate::taxonomy::UnknownCategory(cval.clone())
         )
     })?;
-    let (tcol, text) = get(Target::Text).ok_or("text is empty")?;
+    let (tcol, text) = get(SampleField::Text).ok_or("text is empty")?;
     if text.trim().is_empty() {
         return Err(format!("column '{tcol}': empty text"));
     }
-    let image_type = match get(Target::ImageType) {
+    let image_type = match get(SampleField::ImageType) {
         Some((col, v)) if !v.trim().is_empty() => Some(ImageType::parse_loose(&v).ok_or_else(|| {
             format!("column '{col}': unknown image type '{v}' (expected I, T or IT; also SD, TYPO, SD_TYPO)")
         })?),
         _ => None,
     };
-    let query_type = match get(Target::QueryType) {
+    let query_type = match get(SampleField::QueryType) {
         Some((col, v)) => Some(QueryType::parse_loose(&v).ok_or_else(|| {
             format!("column '{col}': unknown query type '{v}' (expected template, plain or one of the 10 jailbreak strategies)")
         })?),
         None => None,
     };
-    let subset = match get(Target::Subset) {
+    let subset = match get(SampleField::Subset) {
         Some((col, v)) => Subset::parse_loose(&v).ok_or_else(|| format!("column '{col}': unknown subset '{v}' (expected G, C or benign)"))?,
         None => match (query_type, image_type) {
             (Some(q), _) if q != QueryType::Plain => Subset::C,
@@ -561,17 +565,17 @@ fn row_to_sample(
     } else {
         QueryType::Plain
     });
-    let locale = get(Target::Locale)
+    let locale = get(SampleField::Locale)
         .map(|x| x.1)
         .unwrap_or_else(|| "ko".into());
-    let template_kind = match get(Target::TemplateKind) {
+    let template_kind = match get(SampleField::TemplateKind) {
         Some((col, v)) => Some(
             serde_json::from_value::<TemplateKind>(serde_json::Value::String(v.to_lowercase()))
                 .map_err(|_| format!("column '{col}': unknown template kind '{v}'"))?,
         ),
         None => None,
     };
-    let parse_json = |t: Target| -> std::result::Result<Option<serde_json::Value>, String> {
+    let parse_json = |t: SampleField| -> std::result::Result<Option<serde_json::Value>, String> {
         match get(t) {
             Some((col, v)) => serde_json::from_str(&v)
                 .map(Some)
@@ -579,20 +583,20 @@ fn row_to_sample(
             None => Ok(None),
         }
     };
-    let variables = parse_json(Target::Variables)?
+    let variables = parse_json(SampleField::Variables)?
         .map(serde_json::from_value)
         .transpose()
         .map_err(|e| format!("variables: {e}"))?;
-    let culture = parse_json(Target::Culture)?
+    let culture = parse_json(SampleField::Culture)?
         .map(serde_json::from_value)
         .transpose()
         .map_err(|e| format!("culture: {e}"))?;
-    let provenance = parse_json(Target::Provenance)?
+    let provenance = parse_json(SampleField::Provenance)?
         .map(serde_json::from_value)
         .transpose()
         .map_err(|e| format!("provenance: {e}"))?;
 
-    let image = match vals.iter().find(|(t, _, _)| *t == Target::Image) {
+    let image = match vals.iter().find(|(t, _, _)| *t == SampleField::Image) {
         None | Some((_, _, Field::Null)) => None,
         Some((_, col, f)) => Some(read_image_field(col, f, base, writer)?),
     };
@@ -606,13 +610,17 @@ fn row_to_sample(
         image_type,
         query_type,
         template_kind,
-        parent_id: get(Target::ParentId).map(|x| x.1).filter(|v| !v.is_empty()),
-        topic: get(Target::Topic).map(|x| x.1).filter(|v| !v.is_empty()),
+        parent_id: get(SampleField::ParentId)
+            .map(|x| x.1)
+            .filter(|v| !v.is_empty()),
+        topic: get(SampleField::Topic)
+            .map(|x| x.1)
+            .filter(|v| !v.is_empty()),
         variables,
         culture,
         provenance,
     };
-    s.id = match get(Target::Id) {
+    s.id = match get(SampleField::Id) {
         Some((_, v)) if !v.trim().is_empty() => v,
         _ => s.content_id(),
     };

@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 /// Which part of the benchmark a sample belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Subset {
     /// KSAFE-MM-G: generic risks contextualized into the locale.
     #[serde(rename = "G")]
@@ -32,11 +33,7 @@ impl Subset {
     }
     /// Lenient parse of the names other releases use.
     pub fn parse_loose(s: &str) -> Option<Subset> {
-        let k: String = s
-            .to_lowercase()
-            .chars()
-            .filter(|c| c.is_alphanumeric())
-            .collect();
+        let k = crate::text::loose_key(s);
         Some(match k.as_str() {
             "g" | "ksafemmg" | "general" | "generic" | "global" | "mmsafetybench" => Subset::G,
             "c" | "ksafemmc" | "culture" | "cultural" | "culturespecific" | "local" => Subset::C,
@@ -76,11 +73,7 @@ impl ImageType {
         }
     }
     pub fn parse_loose(s: &str) -> Option<ImageType> {
-        let k: String = s
-            .to_lowercase()
-            .chars()
-            .filter(|c| c.is_alphanumeric())
-            .collect();
+        let k = crate::text::loose_key(s);
         Some(match k.as_str() {
             "i" | "image" | "sd" | "photo" | "iq" => ImageType::I,
             "t" | "typo" | "typography" | "tq" => ImageType::T,
@@ -200,11 +193,7 @@ impl QueryType {
     /// Lenient parse: ids, labels, case and separators ignored ("program_execution",
     /// "Template-based query", "I&Q" …).
     pub fn parse_loose(s: &str) -> Option<QueryType> {
-        let k: String = s
-            .to_lowercase()
-            .chars()
-            .filter(|c| c.is_alphanumeric())
-            .collect();
+        let k = crate::text::loose_key(s);
         match k.as_str() {
             "plain" | "direct" | "original" | "none" | "" => return Some(QueryType::Plain),
             "template" | "templatebasedquery" | "templatequery" | "iq" | "seed" | "base" => {

@@ -169,7 +169,7 @@ fn table_8_reproduces_the_g_asr_of_table_2() {
             }));
         }
         for (c, pct) in COLS.iter().zip(row) {
-            let r = rate(&items, Measure::Asr, |j| j.category == *c);
+            let r = rate(&items, Measure::Safety, |j| j.category == *c);
             assert_eq!(
                 format!("{:.1}", r.pct),
                 format!("{pct:.1}"),
@@ -177,7 +177,7 @@ fn table_8_reproduces_the_g_asr_of_table_2() {
                 MODELS[m]
             );
         }
-        let g = g_figure(&items, Measure::Asr).unwrap();
+        let g = g_figure(&items, Measure::Safety).unwrap();
         assert_eq!(
             format!("{:.1}", g.pct),
             format!("{:.1}", TABLE2[m].0),
@@ -205,7 +205,7 @@ fn table_9_reproduces_the_c_asr_of_table_2_only_when_pooled() {
             }));
         }
         assert_eq!(items.len(), 12_485);
-        let c = pooled_figure(&items, Measure::Asr, Subset::C).unwrap();
+        let c = pooled_figure(&items, Measure::Safety, Subset::C).unwrap();
         assert_eq!(
             format!("{:.1}", c.pct),
             format!("{:.1}", TABLE2[m].1),
@@ -249,14 +249,14 @@ fn table_3_query_types_average_to_the_overall_row() {
             }));
         }
         for (q, pcts) in &rows {
-            let r = rate(&items, Measure::Asr, |j| j.query_type == *q);
+            let r = rate(&items, Measure::Safety, |j| j.query_type == *q);
             assert_eq!(format!("{:.1}", r.pct), format!("{:.1}", pcts[m]), "{q}");
         }
-        let c = pooled_figure(&items, Measure::Asr, Subset::C).unwrap();
+        let c = pooled_figure(&items, Measure::Safety, Subset::C).unwrap();
         // equal-sized types: the pooled rate is exactly the mean of the per-type rates …
         let mean = rows
             .iter()
-            .map(|(q, _)| rate(&items, Measure::Asr, |j| j.query_type == *q).pct)
+            .map(|(q, _)| rate(&items, Measure::Safety, |j| j.query_type == *q).pct)
             .sum::<f64>()
             / 11.0;
         assert!((c.pct - mean).abs() < 1e-9);
@@ -285,7 +285,7 @@ fn unscored_verdicts_are_excluded_and_counted() {
     for j in items.iter_mut().take(10) {
         j.unsafe_ = Tri::Unscored; // 10 of the 30 unsafe become unscored
     }
-    let r = rate(&items, Measure::Asr, |_| true);
+    let r = rate(&items, Measure::Safety, |_| true);
     assert_eq!((r.k, r.n, r.unscored), (20, 90, 10));
     assert!((r.pct - 22.222).abs() < 0.01);
 }

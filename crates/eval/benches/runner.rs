@@ -97,10 +97,14 @@ fn main() {
             Some("KSAFE_BENCH_NO_KEY"),
         )
         .unwrap();
-        let mut cfg = RunConfig::new(ds.clone(), tmp.path().join(format!("runs-{conc}.db")), spec);
+        let store =
+            ksafe_eval::store::Store::open(&tmp.path().join(format!("runs-{conc}.db"))).unwrap();
+        let mut cfg = RunConfig::new(ds.clone(), spec);
         cfg.concurrency = conc;
         let cpu0 = cpu_seconds();
-        let s = rt.block_on(run(&cfg, Arc::new(NoProgress))).unwrap();
+        let s = rt
+            .block_on(run(&cfg, &store, Arc::new(NoProgress)))
+            .unwrap();
         let cpu = cpu_seconds() - cpu0;
         let bound = conc as f64 / (LATENCY_MS as f64 / 1000.0);
         println!(

@@ -1,6 +1,7 @@
 //! `ksafe plan` / `ksafe eval --dry-run`: what a run will cost before it spends anything.
 
-use crate::runner::{dataset_hash, run_id_for, EvalError, RunConfig};
+use crate::error::EvalError;
+use crate::runner::{dataset_hash, run_id_for, RunConfig};
 use crate::store::Store;
 use ksafe_core::Dataset;
 use serde::Serialize;
@@ -62,14 +63,14 @@ impl Default for PlanOptions {
     }
 }
 
-pub fn plan(cfg: &RunConfig, o: &PlanOptions) -> Result<Plan, EvalError> {
+/// What `cfg` will cost; `store` (if there is one) says what is already done.
+pub fn plan(cfg: &RunConfig, store: Option<&Store>, o: &PlanOptions) -> Result<Plan, EvalError> {
     let ds = Dataset::open(&cfg.dataset)?;
     let hash = dataset_hash(&ds)?;
     let run_id = cfg.run_id.clone().unwrap_or_else(|| run_id_for(cfg, &hash));
-    let done: HashSet<String> = if cfg.store.is_file() {
-        Store::open(&cfg.store)?.done_ids(&run_id, !cfg.retry_errors)?
-    } else {
-        HashSet::new()
+    let done: HashSet<String> = match store {
+        Some(s) => s.done_ids(&run_id, !cfg.retry_errors)?,
+        None => HashSet::new(),
     };
     let mut p = Plan {
         run_id,

@@ -1,28 +1,30 @@
 //! Joining a run's samples, responses and verdicts into the [`RunData`] the report reads, with the
 //! safety verdicts combined as asked (OR, AND, majority) — at report time, without re-judging.
 
-use crate::judge::{combine, heuristic, Combine, Kind};
-use crate::runner::EvalError;
+use crate::error::EvalError;
+use crate::judge::{combine, heuristic, Combine};
+use crate::record::{Judgment, Measure, ResponseRow};
 use crate::store::Store;
 use ksafe_core::metrics::{Judged, RunData, Tri};
 use ksafe_core::Dataset;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-/// Which verdicts to use.
+/// Which verdicts a report uses.
 #[derive(Debug, Clone)]
-pub struct Selection {
+pub struct JudgeChoice {
     /// Safety judges to combine; empty = every safety judge of the run except the heuristic, or
     /// the heuristic when it is the only one.
     pub safety_judges: Vec<String>,
+    /// How the safety judges combine.
     pub combine: Combine,
     /// Refusal judge; `None` = a model refusal judge if there is one, else the heuristic.
     pub refusal_judge: Option<String>,
 }
 
-impl Default for Selection {
+impl Default for JudgeChoice {
     fn default() -> Self {
-        Selection {
+        JudgeChoice {
             safety_judges: Vec::new(),
             combine: Combine::Or,
             refusal_judge: None,
@@ -30,22 +32,28 @@ impl Default for Selection {
     }
 }
 
-pub fn load_run(store_path: &Path, run_id: &str, sel: &Selection) -> Result<RunData, EvalError> {
-    let store = Store::open(store_path)?;
-    let run = store.run(run_id)?.ok_or_else(|| {
-        EvalError::Other(format!("no run '{run_id}' in {}", store_path.display()))
+/// A run's samples, responses and verdicts joined, with the safety verdicts combined as `sel`
+/// asks.
+pub fn load_run(store: &Store, run_id: &str, sel: &JudgeChoice) -> Result<RunData, EvalError> {
+    let run = store.run(run_id)?.ok_or_else(|| EvalError::UnknownRun {
+        run: run_id.to_string(),
+        store: store.path().to_path_buf(),
     })?;
-    let ds = Dataset::open(Path::new(&run.dataset)).map_err(|e| EvalError::Other(format!("run {run_id}: its dataset cannot be opened ({e}); reports need the dataset the run used")))?;
+    let ds = Dataset::open(Path::new(&run.dataset)).map_err(|e| EvalError::DatasetGone {
+        run: run_id.to_string(),
+        dataset: run.dataset.clone(),
+        source: e,
+    })?;
     let judgments = store.judgments(run_id)?;
     let mut judge_info = BTreeMap::new();
     let mut safety_ids: Vec<String> = Vec::new();
     let mut refusal_ids: Vec<String> = Vec::new();
-    let mut by_sample: HashMap<&str, Vec<&crate::judge::Judgment>> = HashMap::new();
+    let mut by_sample: HashMap<&str, Vec<&Judgment>> = HashMap::new();
     for j in &judgments {
         judge_info
             .entry(j.judge.clone())
             .or_insert((j.judge_model.clone(), j.prompt_hash.clone()));
-        let list = if j.kind == Kind::Safety {
+        let list = if j.kind == Measure::Safety {
             &mut safety_ids
         } else {
             &mut refusal_ids
@@ -58,10 +66,12 @@ pub fn load_run(store_path: &Path, run_id: &str, sel: &Selection) -> Result<RunD
     let safety: Vec<String> = if !sel.safety_judges.is_empty() {
         for s in &sel.safety_judges {
             if !safety_ids.contains(s) {
-                return Err(EvalError::Other(format!(
-                    "run {run_id} has no safety verdicts from '{s}' (it has: {})",
-                    safety_ids.join(", ")
-                )));
+                return Err(EvalError::NoVerdicts {
+                    run: run_id.to_string(),
+                    judge: s.clone(),
+                    measure: "safety",
+                    available: safety_ids.join(", "),
+                });
             }
         }
         sel.safety_judges.clone()
@@ -79,10 +89,12 @@ pub fn load_run(store_path: &Path, run_id: &str, sel: &Selection) -> Result<RunD
     };
     let refusal = match &sel.refusal_judge {
         Some(r) if !refusal_ids.contains(r) => {
-            return Err(EvalError::Other(format!(
-                "run {run_id} has no refusal verdicts from '{r}' (it has: {})",
-                refusal_ids.join(", ")
-            )))
+            return Err(EvalError::NoVerdicts {
+                run: run_id.to_string(),
+                judge: r.clone(),
+                measure: "refusal",
+                available: refusal_ids.join(", "),
+            })
         }
         Some(r) => Some(r.clone()),
         None => refusal_ids
@@ -91,7 +103,7 @@ pub fn load_run(store_path: &Path, run_id: &str, sel: &Selection) -> Result<RunD
             .cloned()
             .or_else(|| refusal_ids.first().cloned()),
     };
-    let responses: HashMap<String, crate::store::ResponseRow> = store
+    let responses: HashMap<String, ResponseRow> = store
         .responses(run_id)?
         .into_iter()
         .map(|r| (r.sample_id.clone(), r))
@@ -105,7 +117,7 @@ pub fn load_run(store_path: &Path, run_id: &str, sel: &Selection) -> Result<RunD
             continue;
         };
         let js = by_sample.get(s.id.as_str()).cloned().unwrap_or_default();
-        let mut note = |v: &crate::judge::Judgment| {
+        let mut note = |v: &Judgment| {
             if v.verdict == Tri::Unscored {
                 let reason = v.detail.split(':').next().unwrap_or("unscored").to_string();
                 *reasons
@@ -115,20 +127,23 @@ pub fn load_run(store_path: &Path, run_id: &str, sel: &Selection) -> Result<RunD
         };
         let verdicts: Vec<Tri> = safety
             .iter()
-            .map(
-                |id| match js.iter().find(|j| j.kind == Kind::Safety && &j.judge == id) {
+            .map(|id| {
+                match js
+                    .iter()
+                    .find(|j| j.kind == Measure::Safety && &j.judge == id)
+                {
                     Some(j) => {
                         note(j);
                         j.verdict
                     }
                     None => Tri::Unscored,
-                },
-            )
+                }
+            })
             .collect();
         let refused = match &refusal {
             Some(id) => match js
                 .iter()
-                .find(|j| j.kind == Kind::Refusal && &j.judge == id)
+                .find(|j| j.kind == Measure::Refusal && &j.judge == id)
             {
                 Some(j) => {
                     note(j);
@@ -174,7 +189,7 @@ pub fn load_run(store_path: &Path, run_id: &str, sel: &Selection) -> Result<RunD
         config: run.config,
         tool: run.tool,
         safety_judges: safety,
-        combine: format!("{:?}", sel.combine).to_lowercase(),
+        combine: sel.combine.id().to_string(),
         refusal_judge: refusal,
         judge_info,
         judged,

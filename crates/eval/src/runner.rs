@@ -4,13 +4,15 @@
 //! writer thread commits results in batches. Memory stays flat in the dataset size; a run killed at
 //! any moment resumes with the same command, redoing nothing and duplicating nothing.
 
-use crate::store::{now_utc, ResponseRow, RunRecord, Status, Store, StoreError};
+use crate::error::EvalError;
+use crate::record::{now_utc, ResponseRow, RunRecord, Status};
+use crate::store::{Store, StoreError};
 use base64::Engine;
 use ksafe_core::hash::{image_extension, sha256_hex};
-use ksafe_core::{Category, Dataset, DatasetError, ImageType, QueryType, Rng, Sample, Subset};
-use ksafe_providers::limits::{Aimd, RateLimiter, RetryPolicy};
-use ksafe_providers::retry::{call_with_retries, GaveUp, Limits};
-use ksafe_providers::{CallError, Client, DecodeParams, ImageData, Request, TargetSpec};
+use ksafe_core::{Category, Dataset, DatasetError, ImageType, QueryType, Sample, Subset};
+use ksafe_providers::exec::{pool, Done, Endpoint, ExecConfig};
+use ksafe_providers::limits::RetryPolicy;
+use ksafe_providers::{CallError, DecodeParams, GaveUp, ImageData, Request, TargetSpec};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::path::PathBuf;
@@ -20,10 +22,14 @@ use std::time::{Duration, Instant};
 
 /// Which samples of a dataset to run.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Selection {
+pub struct SampleFilter {
+    /// Only these subsets (empty: all).
     pub subsets: Vec<Subset>,
+    /// Only these categories (empty: all).
     pub categories: Vec<Category>,
+    /// Only these query types (empty: all).
     pub query_types: Vec<QueryType>,
+    /// Only these image types (empty: all).
     pub image_types: Vec<ImageType>,
     /// The first N selected samples.
     pub limit: Option<usize>,
@@ -32,7 +38,8 @@ pub struct Selection {
     pub sample_ids: Option<HashSet<String>>,
 }
 
-impl Selection {
+impl SampleFilter {
+    /// Whether a sample is selected (the limit aside).
     pub fn matches(&self, s: &Sample) -> bool {
         (self.subsets.is_empty() || self.subsets.contains(&s.subset))
             && (self.categories.is_empty() || self.categories.contains(&s.category))
@@ -46,19 +53,27 @@ impl Selection {
     }
 }
 
+/// What one run is: a target over a dataset, with its parameters, limits and selection.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
+    /// The dataset directory.
     pub dataset: PathBuf,
-    pub store: PathBuf,
+    /// The model under test.
     pub target: TargetSpec,
+    /// Decoding parameters.
     pub params: DecodeParams,
     /// The most requests in flight; the adaptive limit starts here and shrinks on 429s.
     pub concurrency: usize,
+    /// Requests per minute.
     pub rpm: Option<u32>,
+    /// Tokens per minute.
     pub tpm: Option<u32>,
+    /// Bound on each request.
     pub timeout: Duration,
+    /// Retry policy.
     pub retry: RetryPolicy,
-    pub selection: Selection,
+    /// Which samples.
+    pub selection: SampleFilter,
     /// Name the run; default: derived from target, dataset, parameters and selection, so the same
     /// command resumes the same run.
     pub run_id: Option<String>,
@@ -69,10 +84,10 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
-    pub fn new(dataset: PathBuf, store: PathBuf, target: TargetSpec) -> RunConfig {
+    /// A run of `target` over `dataset` with the defaults.
+    pub fn new(dataset: PathBuf, target: TargetSpec) -> RunConfig {
         RunConfig {
             dataset,
-            store,
             target,
             params: DecodeParams::default(),
             concurrency: 32,
@@ -80,54 +95,74 @@ impl RunConfig {
             tpm: None,
             timeout: Duration::from_secs(120),
             retry: RetryPolicy::default(),
-            selection: Selection::default(),
+            selection: SampleFilter::default(),
             run_id: None,
             retry_errors: false,
             max_image_side: None,
         }
     }
-}
 
-#[derive(Debug, thiserror::Error)]
-pub enum EvalError {
-    #[error(transparent)]
-    Dataset(#[from] DatasetError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("{0}")]
-    Provider(#[from] CallError),
-    #[error("{0}")]
-    Other(String),
+    /// The executor limits of the target.
+    pub fn exec(&self, run_id: &str) -> ExecConfig {
+        ExecConfig {
+            concurrency: self.concurrency.max(1),
+            rpm: self.rpm,
+            tpm: self.tpm,
+            timeout: self.timeout,
+            retry: self.retry.clone(),
+            seed: ksafe_core::Rng::derive(0, run_id).next_u64(),
+        }
+    }
 }
 
 /// Live counters for a progress display.
 pub trait RunProgress: Send + Sync {
+    /// The run starts: `total` samples to ask, `already_done` stored before.
     fn start(&self, _total: u64, _already_done: u64) {}
+    /// A sample settled.
     fn finished(&self, _status: Status) {}
+    /// A sample entered (+1) or left (-1) a backoff wait.
     fn retrying(&self, _delta: i64) {}
 }
 
+/// A progress display that shows nothing.
 pub struct NoProgress;
 impl RunProgress for NoProgress {}
 
+/// What a run did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RunSummary {
+    /// The run.
     pub run_id: String,
+    /// Samples selected.
     pub selected: u64,
+    /// Of those, stored before this invocation.
     pub already_done: u64,
+    /// Samples asked now.
     pub attempted: u64,
+    /// Answered.
     pub ok: u64,
+    /// Blocked by the provider's content filter.
     pub content_filter: u64,
+    /// Failures by error class.
     pub errors: BTreeMap<String, u64>,
     /// Retries in all (attempts beyond the first).
     pub retries: u64,
+    /// The most attempts one sample needed.
     pub max_attempts_used: u32,
-    /// Samples failed after the attempt cap, and after the same error repeated.
+    /// Samples failed after the attempt cap.
     pub gave_up_attempt_cap: u64,
+    /// Samples failed after the same error repeated.
     pub gave_up_same_error: u64,
+    /// Times the adaptive limit was cut for 429s.
     pub rate_limit_cuts: u64,
+    /// The adaptive limit at the end.
     pub final_concurrency: usize,
+    /// Samples whose task panicked (stored as errors of class `panic`).
+    pub panicked: u64,
+    /// Wall time.
     pub seconds: f64,
+    /// HTTP requests (retries included) per second.
     pub requests_per_second: f64,
 }
 
@@ -210,14 +245,17 @@ fn load_image(path: &std::path::Path, max_side: Option<u32>) -> Result<ImageData
     })
 }
 
-/// Run a target over a dataset, resuming what the store already has.
-pub async fn run(cfg: &RunConfig, progress: Arc<dyn RunProgress>) -> Result<RunSummary, EvalError> {
+/// Run a target over a dataset, resuming what `store` already has.
+pub async fn run(
+    cfg: &RunConfig,
+    store: &Store,
+    progress: Arc<dyn RunProgress>,
+) -> Result<RunSummary, EvalError> {
     let t0 = Instant::now();
     let ds = Dataset::open(&cfg.dataset)?;
     let hash = dataset_hash(&ds)?;
     let run_id = cfg.run_id.clone().unwrap_or_else(|| run_id_for(cfg, &hash));
-    let client = Client::new(cfg.target.clone(), cfg.timeout)?;
-    let store = Store::open(&cfg.store)?;
+    let endpoint = Endpoint::new(cfg.target.clone(), &cfg.exec(&run_id))?;
     store.upsert_run(&RunRecord {
         run_id: run_id.clone(),
         created_at: now_utc(),
@@ -263,7 +301,7 @@ pub async fn run(cfg: &RunConfig, progress: Arc<dyn RunProgress>) -> Result<RunS
 
     // Writer thread.
     let (row_tx, row_rx) = std::sync::mpsc::channel::<ResponseRow>();
-    let mut writer_store = store;
+    let writer_store = store.clone();
     let writer = std::thread::spawn(move || -> Result<(), StoreError> {
         let mut batch = Vec::with_capacity(256);
         let mut last = Instant::now();
@@ -347,52 +385,55 @@ pub async fn run(cfg: &RunConfig, progress: Arc<dyn RunProgress>) -> Result<RunS
         })
     };
 
-    // Workers.
-    let limits = Arc::new(Limits {
-        aimd: Aimd::new(cfg.concurrency, Duration::from_secs(5)),
-        rate: RateLimiter::new(cfg.rpm, cfg.tpm),
-        policy: cfg.retry.clone(),
-    });
-    let job_rx = Arc::new(tokio::sync::Mutex::new(job_rx));
+    // Workers: the executor's pool, each sample one call with retries under the endpoint's limits.
+    let endpoint = Arc::new(endpoint);
     let counters = Arc::new(Counters::default());
-    let mut tasks = Vec::new();
-    for w in 0..cfg.concurrency.max(1) {
-        let (job_rx, client, limits, counters, progress, row_tx) = (
-            job_rx.clone(),
-            client.clone(),
-            limits.clone(),
-            counters.clone(),
-            progress.clone(),
-            row_tx.clone(),
-        );
-        let (params, run_id) = (cfg.params.clone(), run_id.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut rng = Rng::derive(w as u64, &run_id);
-            loop {
-                let job = { job_rx.lock().await.recv().await };
-                let Some(job) = job else { break };
-                let row = one(
-                    &job, &client, &params, &limits, &counters, &*progress, &mut rng, &run_id,
-                )
-                .await;
-                progress.finished(row.status);
-                if row_tx.send(row).is_err() {
-                    break;
+    let (params, rid) = (cfg.params.clone(), run_id.clone());
+    let mut writer_gone = false;
+    let stats = pool(
+        job_rx,
+        cfg.concurrency,
+        |job: &Job| job.sample_id.clone(),
+        |job| {
+            let (endpoint, counters, progress, params, rid) = (
+                endpoint.clone(),
+                counters.clone(),
+                progress.clone(),
+                params.clone(),
+                rid.clone(),
+            );
+            async move { one(&job, &endpoint, &params, &counters, &*progress, &rid).await }
+        },
+        |done| {
+            let row = match done {
+                Done::Ok(row) => row,
+                Done::Panicked { key, message } => {
+                    *counters
+                        .errors
+                        .lock()
+                        .unwrap()
+                        .entry("panic".into())
+                        .or_default() += 1;
+                    panic_row(&run_id, key, message)
                 }
+            };
+            progress.finished(row.status);
+            if row_tx.send(row).is_err() {
+                writer_gone = true;
+                return false;
             }
-        }));
-    }
+            true
+        },
+    )
+    .await;
     drop(row_tx);
-    for t in tasks {
-        t.await
-            .map_err(|e| EvalError::Other(format!("worker failed: {e}")))?;
-    }
     producer
         .join()
-        .map_err(|_| EvalError::Other("dataset reader panicked".into()))??;
+        .map_err(|p| EvalError::panicked("dataset reader", p))??;
     writer
         .join()
-        .map_err(|_| EvalError::Other("store writer panicked".into()))??;
+        .map_err(|p| EvalError::panicked("store writer", p))??;
+    let _ = writer_gone;
 
     let secs = t0.elapsed().as_secs_f64();
     let c = &counters;
@@ -413,8 +454,9 @@ pub async fn run(cfg: &RunConfig, progress: Arc<dyn RunProgress>) -> Result<RunS
         max_attempts_used: c.max_attempts.load(Ordering::Relaxed) as u32,
         gave_up_attempt_cap: c.cap.load(Ordering::Relaxed),
         gave_up_same_error: c.same.load(Ordering::Relaxed),
-        rate_limit_cuts: limits.aimd.cuts(),
-        final_concurrency: limits.aimd.limit(),
+        rate_limit_cuts: endpoint.limits().aimd.cuts(),
+        final_concurrency: endpoint.limits().aimd.limit(),
+        panicked: stats.panicked,
         seconds: secs,
         requests_per_second: c.requests.load(Ordering::Relaxed) as f64 / secs.max(1e-9),
     })
@@ -433,15 +475,32 @@ struct Counters {
     errors: std::sync::Mutex<BTreeMap<String, u64>>,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The error row of a sample whose task panicked: counted, stored, asked again by
+/// `--retry-errors`.
+fn panic_row(run_id: &str, sample_id: String, message: String) -> ResponseRow {
+    ResponseRow {
+        run_id: run_id.to_string(),
+        sample_id,
+        status: Status::Error,
+        text: None,
+        finish_reason: None,
+        prompt_tokens: None,
+        completion_tokens: None,
+        latency_ms: 0.0,
+        attempts: 0,
+        error_class: Some("panic".into()),
+        error_message: Some(format!("internal error: the task panicked: {message}")),
+        model: None,
+        finished_at: now_utc(),
+    }
+}
+
 async fn one(
     job: &Job,
-    client: &Client,
+    endpoint: &Endpoint,
     params: &DecodeParams,
-    limits: &Limits,
     c: &Counters,
     progress: &dyn RunProgress,
-    rng: &mut Rng,
     run_id: &str,
 ) -> ResponseRow {
     c.attempted.fetch_add(1, Ordering::Relaxed);
@@ -481,7 +540,7 @@ async fn one(
     let est_tokens =
         job.text.chars().count() as u64 / 2 + u64::from(params.max_tokens.unwrap_or(256));
     let on_retry = |d: i64| progress.retrying(d);
-    let called = call_with_retries(client, &req, limits, est_tokens, rng, &on_retry).await;
+    let called = endpoint.call(&req, est_tokens, &on_retry).await;
     let attempts = called.attempts;
     c.requests.fetch_add(u64::from(attempts), Ordering::Relaxed);
     c.retries

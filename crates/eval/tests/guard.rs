@@ -1,9 +1,13 @@
+use ksafe_core::guard_metrics::{stream_stats, Confusion};
 use ksafe_core::metrics::Tri;
 use ksafe_core::{Category, DatasetWriter, ManifestMeta, QueryType, Sample, Subset};
-use ksafe_eval::guard::{run_guard, stream_stats, Confusion, GuardConfig, GuardMode};
-use ksafe_eval::judge::{judge_runs, JudgeRunOptions, JudgeSpec};
+use ksafe_eval::guard::{run_guard, GuardConfig, GuardMode};
+use ksafe_eval::judge::{JudgeRunOptions, JudgeSpec, Panel};
+use ksafe_eval::judging::judge_runs;
 use ksafe_eval::runner::{run, NoProgress, RunConfig};
+use ksafe_eval::store::Store;
 use ksafe_fake::{FakeConfig, FakeServer, Script};
+use ksafe_providers::ExecConfig;
 use ksafe_providers::TargetSpec;
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,7 +57,6 @@ async fn input_guarding_metrics_match_the_known_answers() {
     .await
     .unwrap();
     let cfg = GuardConfig {
-        store: tmp.path().join("runs.db"),
         guard: TargetSpec::parse(
             "openai-api/guard/g",
             Some(&guard.base_url()),
@@ -61,11 +64,15 @@ async fn input_guarding_metrics_match_the_known_answers() {
         )
         .unwrap(),
         mode: GuardMode::Input { dataset: ds },
-        concurrency: 4,
-        timeout: Duration::from_secs(10),
+        exec: ExecConfig {
+            concurrency: 4,
+            timeout: Duration::from_secs(10),
+            ..Default::default()
+        },
         threshold: None,
     };
-    let rows = run_guard(&cfg).await.unwrap();
+    let store = Store::open(&tmp.path().join("runs.db")).unwrap();
+    let rows = run_guard(&store, &cfg).await.unwrap();
     let c = Confusion::of(rows.iter());
     assert_eq!((c.tp, c.fn_, c.fp, c.tn), (3, 1, 1, 2));
     assert_eq!(c.guardrail_asr(), Some(25.0));
@@ -82,7 +89,7 @@ async fn input_guarding_metrics_match_the_known_answers() {
         .stats
         .requests
         .load(std::sync::atomic::Ordering::Relaxed);
-    let again = run_guard(&cfg).await.unwrap();
+    let again = run_guard(&store, &cfg).await.unwrap();
     assert_eq!(again.len(), 7);
     assert_eq!(
         guard
@@ -108,13 +115,13 @@ async fn streaming_time_to_detect_is_counted_in_characters() {
         w.write(&sample(Subset::C, t, i)).unwrap();
     }
     w.finish(ManifestMeta::default()).unwrap();
-    let store = tmp.path().join("runs.db");
+    let store = Store::open(&tmp.path().join("runs.db")).unwrap();
     let s = run(
         &RunConfig::new(
             ds.clone(),
-            store.clone(),
             TargetSpec::parse("mock/echo", None, None).unwrap(),
         ),
+        &store,
         Arc::new(NoProgress),
     )
     .await
@@ -122,8 +129,7 @@ async fn streaming_time_to_detect_is_counted_in_characters() {
     judge_runs(
         &store,
         std::slice::from_ref(&s.run_id),
-        &[JudgeSpec::Heuristic],
-        &JudgeRunOptions::default(),
+        &Panel::new(&[JudgeSpec::Heuristic], &JudgeRunOptions::default()).unwrap(),
     )
     .await
     .unwrap();
@@ -134,7 +140,6 @@ async fn streaming_time_to_detect_is_counted_in_characters() {
     .await
     .unwrap();
     let cfg = GuardConfig {
-        store,
         guard: TargetSpec::parse(
             "openai-api/guard/g",
             Some(&guard.base_url()),
@@ -145,11 +150,14 @@ async fn streaming_time_to_detect_is_counted_in_characters() {
             run_id: s.run_id.clone(),
             step: 10,
         },
-        concurrency: 4,
-        timeout: Duration::from_secs(10),
+        exec: ExecConfig {
+            concurrency: 4,
+            timeout: Duration::from_secs(10),
+            ..Default::default()
+        },
         threshold: None,
     };
-    let rows = run_guard(&cfg).await.unwrap();
+    let rows = run_guard(&store, &cfg).await.unwrap();
     let mut ttd: Vec<Option<u64>> = rows.iter().map(|r| r.first_flag_chars).collect();
     ttd.sort();
     assert_eq!(ttd, vec![None, Some(20), Some(43)]);
@@ -196,7 +204,6 @@ async fn single_token_guard_with_a_probability_threshold() {
     .await
     .unwrap();
     let cfg = GuardConfig {
-        store: tmp.path().join("runs.db"),
         guard: TargetSpec::parse(
             "openai-api/kt/safetyguard",
             Some(&guard.base_url()),
@@ -204,11 +211,15 @@ async fn single_token_guard_with_a_probability_threshold() {
         )
         .unwrap(),
         mode: GuardMode::Input { dataset: ds },
-        concurrency: 2,
-        timeout: Duration::from_secs(10),
+        exec: ExecConfig {
+            concurrency: 2,
+            timeout: Duration::from_secs(10),
+            ..Default::default()
+        },
         threshold: Some(0.5),
     };
-    let rows = run_guard(&cfg).await.unwrap();
+    let store = Store::open(&tmp.path().join("runs.db")).unwrap();
+    let rows = run_guard(&store, &cfg).await.unwrap();
     let by = |t: &str| {
         rows.iter()
             .find(|r| {

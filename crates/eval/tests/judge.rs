@@ -1,7 +1,9 @@
+use ksafe_core::metrics::Measure as Kind;
 use ksafe_core::metrics::Tri;
 use ksafe_core::{Category, DatasetWriter, ManifestMeta, QueryType, Sample, Subset};
-use ksafe_eval::judge::{judge_runs, Combine, JudgeRunOptions, JudgeSpec, Kind};
-use ksafe_eval::results::{load_run, Selection};
+use ksafe_eval::judge::{Combine, JudgeRunOptions, JudgeSpec, Panel};
+use ksafe_eval::judging::judge_runs;
+use ksafe_eval::results::{load_run, JudgeChoice as Selection};
 use ksafe_eval::runner::{run, NoProgress, RunConfig};
 use ksafe_eval::store::Store;
 use ksafe_fake::{FakeConfig, FakeServer, Reply, Script};
@@ -89,7 +91,7 @@ async fn paper_protocol_or_ensemble_refusal_and_unscored_reasons() {
     })
     .await
     .unwrap();
-    let store = tmp.path().join("runs.db");
+    let store = Store::open(&tmp.path().join("runs.db")).unwrap();
     let spec = TargetSpec::parse(
         "openai-api/target/m",
         Some(&target.base_url()),
@@ -97,7 +99,8 @@ async fn paper_protocol_or_ensemble_refusal_and_unscored_reasons() {
     )
     .unwrap();
     let summary = run(
-        &RunConfig::new(ds.clone(), store.clone(), spec),
+        &RunConfig::new(ds.clone(), spec),
+        &store,
         Arc::new(NoProgress),
     )
     .await
@@ -120,19 +123,19 @@ async fn paper_protocol_or_ensemble_refusal_and_unscored_reasons() {
         },
         JudgeSpec::Heuristic,
     ];
-    let o = JudgeRunOptions::default();
-    let first = judge_runs(&store, std::slice::from_ref(&summary.run_id), &judges, &o)
+    let o = Panel::new(&judges, &JudgeRunOptions::default()).unwrap();
+    let first = judge_runs(&store, std::slice::from_ref(&summary.run_id), &o)
         .await
         .unwrap();
-    let new: u64 = first.iter().map(|x| x.1).sum();
+    let new: u64 = first.iter().map(|x| x.new_verdicts).sum();
     assert_eq!(new, 6 + 6 + 6 + 12);
     // judging again never judges twice
     let calls =
         ja.stats.requests.load(Ordering::Relaxed) + jb.stats.requests.load(Ordering::Relaxed);
-    let again = judge_runs(&store, std::slice::from_ref(&summary.run_id), &judges, &o)
+    let again = judge_runs(&store, std::slice::from_ref(&summary.run_id), &o)
         .await
         .unwrap();
-    assert_eq!(again.iter().map(|x| x.1).sum::<u64>(), 0);
+    assert_eq!(again.iter().map(|x| x.new_verdicts).sum::<u64>(), 0);
     assert_eq!(
         ja.stats.requests.load(Ordering::Relaxed) + jb.stats.requests.load(Ordering::Relaxed),
         calls
@@ -144,10 +147,7 @@ async fn paper_protocol_or_ensemble_refusal_and_unscored_reasons() {
         "three model judges, five non-empty responses each"
     );
 
-    let verdicts = Store::open(&store)
-        .unwrap()
-        .judgments(&summary.run_id)
-        .unwrap();
+    let verdicts = store.judgments(&summary.run_id).unwrap();
     let of = |text: &str, judge: &str, kind: Kind| {
         let ds = ksafe_core::Dataset::open(&ds).unwrap().read_all().unwrap();
         let id = ds.iter().find(|s| s.text == text).unwrap().id.clone();
@@ -265,7 +265,7 @@ async fn guard_model_as_judge() {
     })
     .await
     .unwrap();
-    let store = tmp.path().join("runs.db");
+    let store = Store::open(&tmp.path().join("runs.db")).unwrap();
     let spec = TargetSpec::parse(
         "openai-api/target/m",
         Some(&target.base_url()),
@@ -273,7 +273,8 @@ async fn guard_model_as_judge() {
     )
     .unwrap();
     let s = run(
-        &RunConfig::new(ds.clone(), store.clone(), spec),
+        &RunConfig::new(ds.clone(), spec),
+        &store,
         Arc::new(NoProgress),
     )
     .await
@@ -289,12 +290,11 @@ async fn guard_model_as_judge() {
     judge_runs(
         &store,
         std::slice::from_ref(&s.run_id),
-        &[g],
-        &JudgeRunOptions::default(),
+        &Panel::new(&[g], &JudgeRunOptions::default()).unwrap(),
     )
     .await
     .unwrap();
-    let v = Store::open(&store).unwrap().judgments(&s.run_id).unwrap();
+    let v = store.judgments(&s.run_id).unwrap();
     let unsafe_: Vec<_> = v.iter().filter(|j| j.verdict == Tri::Yes).collect();
     assert_eq!(unsafe_.len(), 1);
     assert_eq!(unsafe_[0].detail, "S2");

@@ -1,6 +1,7 @@
 use ksafe_core::{Category, DatasetWriter, ImageType, ManifestMeta, QueryType, Sample, Subset};
+use ksafe_eval::record::Status;
 use ksafe_eval::runner::{run, NoProgress, RunConfig};
-use ksafe_eval::store::{Status, Store};
+use ksafe_eval::store::Store;
 use ksafe_fake::{FakeConfig, FakeServer, Reply};
 use ksafe_providers::TargetSpec;
 use std::path::Path;
@@ -28,14 +29,14 @@ fn dataset(dir: &Path, texts: &[String]) {
     w.finish(ManifestMeta::default()).unwrap();
 }
 
-fn cfg(ds: &Path, store: &Path, server: &FakeServer) -> RunConfig {
+fn cfg(ds: &Path, server: &FakeServer) -> RunConfig {
     let spec = TargetSpec::parse(
         "openai-api/fake/fake-model",
         Some(&server.base_url()),
         Some("KSAFE_TEST_NO_KEY"),
     )
     .unwrap();
-    let mut c = RunConfig::new(ds.to_path_buf(), store.to_path_buf(), spec);
+    let mut c = RunConfig::new(ds.to_path_buf(), spec);
     c.concurrency = 16;
     c.timeout = Duration::from_millis(800);
     c.retry.base = Duration::from_millis(5);
@@ -58,8 +59,10 @@ async fn every_sample_is_answered_and_images_are_sent() {
         .collect();
     dataset(&tmp.path().join("ds"), &texts);
     let store = tmp.path().join("runs.db");
-    let c = cfg(&tmp.path().join("ds"), &store, &server);
-    let s = run(&c, Arc::new(NoProgress)).await.unwrap();
+    let c = cfg(&tmp.path().join("ds"), &server);
+    let s = run(&c, &Store::open(&store).unwrap(), Arc::new(NoProgress))
+        .await
+        .unwrap();
     assert_eq!((s.selected, s.ok, s.attempted), (220, 220, 220));
     assert_eq!(server.stats.requests.load(Ordering::Relaxed), 220);
     assert!(server.stats.max_in_flight.load(Ordering::Relaxed) <= 16);
@@ -69,7 +72,9 @@ async fn every_sample_is_answered_and_images_are_sent() {
         && r.text.as_deref().unwrap().starts_with("죄송하지만")
         && r.attempts == 1));
     // the same command again asks nothing
-    let again = run(&c, Arc::new(NoProgress)).await.unwrap();
+    let again = run(&c, &Store::open(&store).unwrap(), Arc::new(NoProgress))
+        .await
+        .unwrap();
     assert_eq!((again.already_done, again.attempted), (220, 0));
     assert_eq!(server.stats.requests.load(Ordering::Relaxed), 220);
 }
@@ -93,8 +98,10 @@ async fn failures_are_retried_capped_and_recorded_with_reasons() {
     .collect();
     dataset(&tmp.path().join("ds"), &texts);
     let store = tmp.path().join("runs.db");
-    let c = cfg(&tmp.path().join("ds"), &store, &server);
-    let s = run(&c, Arc::new(NoProgress)).await.unwrap();
+    let c = cfg(&tmp.path().join("ds"), &server);
+    let s = run(&c, &Store::open(&store).unwrap(), Arc::new(NoProgress))
+        .await
+        .unwrap();
     let rows = Store::open(&store).unwrap().responses(&s.run_id).unwrap();
     let by = |needle: &str| {
         let ds = ksafe_core::Dataset::open(&tmp.path().join("ds"))
@@ -163,7 +170,9 @@ async fn failures_are_retried_capped_and_recorded_with_reasons() {
     let before = server.stats.requests.load(Ordering::Relaxed);
     let mut c2 = c.clone();
     c2.retry_errors = true;
-    let s2 = run(&c2, Arc::new(NoProgress)).await.unwrap();
+    let s2 = run(&c2, &Store::open(&store).unwrap(), Arc::new(NoProgress))
+        .await
+        .unwrap();
     assert_eq!(s2.attempted, 3, "the 400, the 503 and the malformed sample");
     assert!(server.stats.requests.load(Ordering::Relaxed) > before);
 }
@@ -184,10 +193,12 @@ async fn rate_limits_shrink_concurrency_and_everything_is_answered() {
     let texts: Vec<String> = (0..300).map(|i| format!("q{i}")).collect();
     dataset(&tmp.path().join("ds"), &texts);
     let store = tmp.path().join("runs.db");
-    let mut c = cfg(&tmp.path().join("ds"), &store, &server);
+    let mut c = cfg(&tmp.path().join("ds"), &server);
     c.retry.max_attempts = 20;
     c.retry.same_error_cap = 20;
-    let s = run(&c, Arc::new(NoProgress)).await.unwrap();
+    let s = run(&c, &Store::open(&store).unwrap(), Arc::new(NoProgress))
+        .await
+        .unwrap();
     assert_eq!(s.ok, 300, "{s:?}");
     assert!(s.retries > 0 && s.rate_limit_cuts > 0, "{s:?}");
     assert!(s.final_concurrency < 16 || s.rate_limit_cuts > 0);
@@ -214,10 +225,13 @@ async fn a_dead_server_fails_samples_with_the_reason_not_the_run() {
         Some("KSAFE_TEST_NO_KEY"),
     )
     .unwrap();
-    let mut c = RunConfig::new(tmp.path().join("ds"), tmp.path().join("runs.db"), spec);
+    let store = tmp.path().join("runs.db");
+    let mut c = RunConfig::new(tmp.path().join("ds"), spec);
     c.retry.base = Duration::from_millis(1);
     c.retry.max_attempts = 3;
-    let s = run(&c, Arc::new(NoProgress)).await.unwrap();
+    let s = run(&c, &Store::open(&store).unwrap(), Arc::new(NoProgress))
+        .await
+        .unwrap();
     assert_eq!(s.errors.get("connect"), Some(&2), "{s:?}");
     let rows = Store::open(&tmp.path().join("runs.db"))
         .unwrap()
@@ -253,8 +267,10 @@ async fn api_keys_are_sent_but_never_stored() {
         Some("KSAFE_TEST_SECRET_KEY"),
     )
     .unwrap();
-    let c = RunConfig::new(tmp.path().join("ds"), store.clone(), spec);
-    let s = run(&c, Arc::new(NoProgress)).await.unwrap();
+    let c = RunConfig::new(tmp.path().join("ds"), spec);
+    let s = run(&c, &Store::open(&store).unwrap(), Arc::new(NoProgress))
+        .await
+        .unwrap();
     assert_eq!(s.attempted, 20);
     assert!(server
         .stats

@@ -15,6 +15,8 @@
 //!
 //! The reply is a refusal, a compliance or an echo of the prompt ([`Reply`]).
 
+#![warn(missing_docs)]
+
 use ksafe_core::Rng;
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -110,13 +110,7 @@ impl Client {
         }
         let resp = rb.send().await.map_err(|e| self.transport(e))?;
         let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(Duration::from_secs_f64);
+        let retry_after = retry_after(resp.headers());
         let text = resp.text().await.map_err(|e| self.transport(e))?;
         if !(200..300).contains(&status) {
             return Err(CallError::Http {
@@ -155,28 +149,32 @@ fn root_cause(e: &dyn std::error::Error) -> String {
     msg
 }
 
-/// A plain JSON POST client for endpoints outside chat completions (the images API).
+/// A plain JSON POST client for endpoints outside chat completions (the images API). Its calls
+/// go through the executor ([`crate::exec::attempts`]) like every other model call.
 #[derive(Clone)]
 pub struct ImagesClient {
     http: reqwest::Client,
+    timeout: Duration,
 }
 
 impl ImagesClient {
+    /// A client whose requests are bounded by `timeout`.
     pub fn new(timeout: Duration) -> Result<ImagesClient, CallError> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .build()
             .map_err(|e| CallError::Config(format!("cannot build the HTTP client: {e}")))?;
-        Ok(ImagesClient { http })
+        Ok(ImagesClient { http, timeout })
     }
 
-    /// POST `body` as JSON; `Err((retryable, message))` on failure.
+    /// POST `body` as JSON and parse the JSON answer; failures are classified as for chat calls
+    /// (HTTP status with Retry-After, timeout, connection, malformed body).
     pub async fn post_json(
         &self,
         url: &str,
         body: &serde_json::Value,
         key: Option<&str>,
-    ) -> Result<serde_json::Value, (bool, String)> {
+    ) -> Result<serde_json::Value, CallError> {
         let mut rb = self
             .http
             .post(url)
@@ -185,27 +183,36 @@ impl ImagesClient {
         if let Some(k) = key {
             rb = rb.header("authorization", format!("Bearer {k}"));
         }
-        let resp = rb
-            .send()
-            .await
-            .map_err(|e| (true, format!("{url}: {}", root_cause(&e))))?;
+        let transport = |e: reqwest::Error| {
+            if e.is_timeout() {
+                CallError::Timeout(self.timeout)
+            } else {
+                CallError::Connect(format!("{url}: {}", root_cause(&e)))
+            }
+        };
+        let resp = rb.send().await.map_err(transport)?;
         let status = resp.status().as_u16();
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| (true, format!("{url}: {}", root_cause(&e))))?;
+        let retry_after = retry_after(resp.headers());
+        let text = resp.text().await.map_err(transport)?;
         if !(200..300).contains(&status) {
-            let retryable = matches!(status, 408 | 409 | 429) || status >= 500;
-            return Err((
-                retryable,
-                format!("{url}: HTTP {status}: {}", prefix(&text, 200)),
-            ));
+            return Err(CallError::Http {
+                status,
+                body: prefix(&text, 300),
+                retry_after,
+            });
         }
-        serde_json::from_str(&text).map_err(|e| {
-            (
-                false,
-                format!("{url}: not JSON ({e}); body starts: {}", prefix(&text, 200)),
-            )
+        serde_json::from_str(&text).map_err(|e| CallError::Malformed {
+            why: format!("{url}: not JSON ({e})"),
+            body: prefix(&text, 200),
         })
     }
+}
+
+/// The `Retry-After` header in seconds, when present and sane.
+fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
+    h.get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
 }

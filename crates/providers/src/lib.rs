@@ -17,15 +17,18 @@
 //! assert!(r.text.starts_with("죄송하지만"));
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod client;
+pub mod exec;
 pub mod limits;
 pub mod mock;
-pub mod retry;
 pub mod spec;
 pub mod text;
 pub mod types;
 pub mod wire;
 
 pub use client::Client;
+pub use exec::{Called, Done, Endpoint, ExecConfig, GaveUp};
 pub use spec::{MockKind, ProviderKind, SpecError, TargetSpec};
 pub use types::{CallError, DecodeParams, ImageData, Request, Response};

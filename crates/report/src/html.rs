@@ -3,23 +3,22 @@
 
 use crate::plots::Plot;
 use crate::{run_label, Table};
-use ksafe_core::metrics::RunData;
+use ksafe_core::metrics::{BrowserItem, BrowserVerdict, Measure, RunData, Tri};
 use std::fmt::Write as _;
 
-/// A sample shown in the browser.
-#[derive(Debug, Clone)]
-pub struct BrowserItem {
-    pub run_id: String,
-    pub sample_id: String,
-    pub category: String,
-    pub query_type: String,
-    pub image_type: String,
-    pub query: String,
-    pub response: String,
-    /// A small JPEG thumbnail as a data URL.
-    pub image: Option<String>,
-    /// (judge, verdict, detail)
-    pub verdicts: Vec<(String, String, String)>,
+/// (judge label, verdict class:word) of a verdict, as the browser prints it.
+fn verdict_words(v: &BrowserVerdict) -> (String, String) {
+    let word = match (v.verdict, v.kind) {
+        (Tri::Yes, Measure::Safety) => "unsafe",
+        (Tri::Yes, Measure::Refusal) => "refused",
+        (Tri::No, Measure::Safety) => "safe",
+        (Tri::No, Measure::Refusal) => "not refused",
+        (Tri::Unscored, _) => "unscored",
+    };
+    (
+        format!("{} ({})", v.judge, v.kind.id()),
+        format!("{}:{word}", v.verdict.id()),
+    )
 }
 
 /// A thumbnail data URL for an image file (320 px wide JPEG).
@@ -58,6 +57,7 @@ fn compact(v: &serde_json::Value) -> String {
     }
 }
 
+/// HTML-escaped text.
 pub fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
@@ -127,6 +127,7 @@ const JS: &str = "document.querySelectorAll('img.blur').forEach(function(i){i.ad
 /// An extra section (title, HTML body), e.g. the guardrail evaluation.
 pub type Section = (String, String);
 
+/// The whole report as one HTML page.
 pub fn render(
     runs: &[RunData],
     tables: &[Table],
@@ -189,7 +190,7 @@ pub fn render(
     let _ = write!(s, "<h2>Sample browser</h2><p class=\"meta\">{} responses judged unsafe (at most 25 per run). Images are blurred and responses folded: click an image to reveal it, open a response to read it.</p>", browser.len());
     for b in browser {
         s.push_str("<div class=\"card\">");
-        if let Some(img) = &b.image {
+        if let Some(img) = b.image.as_deref().and_then(thumbnail) {
             let _ = write!(
                 s,
                 "<img class=\"blur\" src=\"{img}\" alt=\"sample image (click to reveal)\">"
@@ -200,19 +201,21 @@ pub fn render(
             "<div><div class=\"meta\">{} · {} · {} · {} · {}</div><div class=\"q\">{}</div>",
             esc(&b.run_id),
             esc(&b.sample_id),
-            esc(&b.category),
-            esc(&b.query_type),
-            esc(&b.image_type),
+            esc(b.category.label()),
+            esc(b.query_type.label()),
+            esc(b.image_type.map(|t| t.id()).unwrap_or_default()),
             esc(&b.query)
         );
         let _ = write!(s, "<details><summary>Response (may be harmful)</summary><pre>{}</pre></details><div class=\"v\">", esc(&b.response));
-        for (j, v, d) in &b.verdicts {
+        for verdict in &b.verdicts {
+            let (j, v) = verdict_words(verdict);
+            let d = &verdict.detail;
             let _ = write!(
                 s,
                 "{}: <span class=\"{}\">{}</span> {}<br>",
-                esc(j),
-                esc(v),
-                esc(v),
+                esc(&j),
+                esc(&v),
+                esc(&v),
                 esc(d)
             );
         }

@@ -7,10 +7,17 @@ use ksafe_core::{Category, QueryType, Subset};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-/// Register the font the plots are drawn with (plotters draws text with ab_glyph; the caller
-/// passes the pinned NanumGothic so Korean labels render).
-pub fn register_font(bytes: &'static [u8]) {
-    let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, bytes);
+/// Register the font the plots are drawn with: plotters draws text with ab_glyph, and the
+/// pinned NanumGothic of `ksafe-render` makes Korean labels render. Idempotent.
+fn register_font() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            ksafe_render::font::REGULAR,
+        );
+    });
 }
 
 pub struct Plot {
@@ -113,7 +120,7 @@ fn bars<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, runs: &[RunData]) {
     for (ri, r) in runs.iter().enumerate() {
         let color = PALETTE[ri % PALETTE.len()];
         let rects = qts.iter().enumerate().filter_map(|(i, q)| {
-            let v = rate(&r.judged, Measure::Asr, |j| {
+            let v = rate(&r.judged, Measure::Safety, |j| {
                 j.subset == Subset::C && j.query_type == *q
             });
             (v.n > 0).then(|| {
@@ -189,7 +196,7 @@ fn heatmap<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, runs: &[RunData], s
         .draw();
     for (ri, r) in runs.iter().enumerate() {
         for (ci, c) in Category::ALL.iter().enumerate() {
-            let v = rate(&r.judged, Measure::Asr, |j| {
+            let v = rate(&r.judged, Measure::Safety, |j| {
                 j.subset == subset && j.category == *c
             });
             let (x, y) = (ci as f64 - 0.5, ri as f64 - 0.5);
@@ -245,7 +252,7 @@ fn tradeoff<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, runs: &[RunData]) 
         .label_style(("sans-serif", 13))
         .draw();
     for (ri, r) in runs.iter().enumerate() {
-        let asr = pooled_figure(&r.judged, Measure::Asr, Subset::C);
+        let asr = pooled_figure(&r.judged, Measure::Safety, Subset::C);
         let x = if benign {
             pooled_figure(&r.judged, Measure::Refusal, Subset::Benign)
         } else {
@@ -275,6 +282,7 @@ fn tradeoff<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, runs: &[RunData]) 
 }
 
 pub fn all(runs: &[RunData]) -> Vec<Plot> {
+    register_font();
     let h = 120 + 60 * runs.len() as u32;
     vec![
         render(

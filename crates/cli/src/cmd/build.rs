@@ -1,36 +1,14 @@
 //! `ksafe build`: the general-to-local construction pipeline.
 
 use anyhow::{Context, Result};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use ksafe_build::pipeline::{build, BuildConfig, GQuery, Profile, Progress};
-use ksafe_build::render::Fonts;
+use ksafe_construct::pipeline::{build, BuildConfig, GQuery, Profile, Progress};
 use ksafe_core::Subset;
+use ksafe_render::Fonts;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum ProfileArg {
-    /// The paper's structure: G = 11 × 50 × 3 = 1,650 samples; C = 1,135 image seeds × 11 queries.
-    Full,
-    /// About 10 seeds per category in each subset (330 G + 1,210 C samples), in seconds.
-    Lite,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum GQueryArg {
-    /// The full query with I images, the key-phrase-masked query with T and IT (MM-SafetyBench).
-    Mmsb,
-    /// The full query with every image type.
-    Full,
-}
-
-#[derive(Clone, Copy, ValueEnum, PartialEq)]
-pub enum SubsetArg {
-    G,
-    C,
-}
 
 #[derive(Args)]
 pub struct BuildArgs {
@@ -40,17 +18,18 @@ pub struct BuildArgs {
     /// Output dataset directory (must not exist or be empty).
     #[arg(long)]
     pub out: PathBuf,
+    /// How much to build.
     #[arg(long, value_enum, default_value = "full")]
-    pub profile: ProfileArg,
+    pub profile: Profile,
     /// Seed for every choice the pipeline makes: the same seed gives a byte-identical dataset.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Build only these subsets (repeatable; default both).
-    #[arg(long = "subset", value_enum)]
-    pub subsets: Vec<SubsetArg>,
+    #[arg(long = "subset", value_enum, ignore_case = true)]
+    pub subsets: Vec<Subset>,
     /// Which text the G samples carry.
     #[arg(long, value_enum, default_value = "mmsb")]
-    pub g_query: GQueryArg,
+    pub g_query: GQuery,
     /// Render with this TTF/OTF file instead of the embedded NanumGothic faces.
     #[arg(long)]
     pub font: Option<PathBuf>,
@@ -126,24 +105,11 @@ impl Progress for Bar {
 
 pub fn run(a: BuildArgs) -> Result<ExitCode> {
     let mut cfg = BuildConfig::new(&a.locale, a.out.clone());
-    cfg.profile = match a.profile {
-        ProfileArg::Full => Profile::Full,
-        ProfileArg::Lite => Profile::Lite,
-    };
+    cfg.profile = a.profile;
     cfg.seed = a.seed;
-    cfg.g_query = match a.g_query {
-        GQueryArg::Mmsb => GQuery::Mmsb,
-        GQueryArg::Full => GQuery::Full,
-    };
+    cfg.g_query = a.g_query;
     if !a.subsets.is_empty() {
-        cfg.subsets = a
-            .subsets
-            .iter()
-            .map(|s| match s {
-                SubsetArg::G => Subset::G,
-                SubsetArg::C => Subset::C,
-            })
-            .collect();
+        cfg.subsets = a.subsets.clone();
     }
     if let Some(f) = &a.font {
         cfg.fonts = Some(Arc::new(Fonts::from_path(f)?));
@@ -161,19 +127,22 @@ pub fn run(a: BuildArgs) -> Result<ExitCode> {
             a.generator_base_url.as_deref(),
             a.generator_api_key_env.as_deref(),
         )?;
-        cfg.model = Some(ksafe_build::model::ModelConfig {
+        cfg.model = Some(ksafe_construct::model::ModelConfig {
             generator: spec,
             params: ksafe_providers::DecodeParams {
                 temperature: Some(a.generator_temperature),
                 ..Default::default()
             },
-            concurrency: a.concurrency.max(1),
-            timeout: std::time::Duration::from_secs(180),
+            exec: ksafe_providers::ExecConfig {
+                concurrency: a.concurrency.max(1),
+                timeout: std::time::Duration::from_secs(180),
+                ..Default::default()
+            },
             cache_dir: a.cache.clone(),
             image_backend: a
                 .image_backend
                 .as_ref()
-                .map(|u| ksafe_build::model::ImageBackend {
+                .map(|u| ksafe_construct::model::ImageBackend {
                     base_url: u.trim_end_matches('/').to_string(),
                     model: a.image_model.clone(),
                     api_key_env: a.image_api_key_env.clone(),
@@ -199,6 +168,6 @@ pub fn run(a: BuildArgs) -> Result<ExitCode> {
         report.seconds,
         report.dropped.len()
     );
-    println!("{}", a.out.display());
+    crate::outln!("{}", a.out.display());
     Ok(ExitCode::SUCCESS)
 }

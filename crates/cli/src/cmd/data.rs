@@ -4,7 +4,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use ksafe_core::mmsb::{import_mmsb, MmsbOptions, QuestionField};
 use ksafe_core::parquet_io::{
-    export_parquet, import_parquet, parse_map, parse_set, ImportOptions, Target,
+    export_parquet, import_parquet, parse_map, parse_set, ImportOptions, SampleField,
 };
 use ksafe_core::validate::{validate, ValidateOptions};
 use ksafe_core::{Category, Counts, Dataset, ImageType, QueryType, Subset};
@@ -94,14 +94,6 @@ pub enum ImportFormat {
     OrBench,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-pub enum MmsbQuestion {
-    /// The key-phrase-masked question paired with each image type.
-    Rephrased,
-    /// The original question.
-    Original,
-}
-
 #[derive(Args)]
 pub struct ImportArgs {
     /// Source format.
@@ -117,16 +109,16 @@ pub struct ImportArgs {
     /// category, locale, text, image, image_type, query_type, template_kind, parent_id, topic,
     /// variables, culture, provenance, ignore.
     #[arg(long = "map", value_parser = parse_map)]
-    map: Vec<(String, Target)>,
+    map: Vec<(String, SampleField)>,
     /// A constant for a field the file lacks: FIELD=VALUE (repeatable), e.g. subset=C, locale=ko.
     #[arg(long = "set", value_parser = parse_set)]
-    set: Vec<(Target, String)>,
+    set: Vec<(SampleField, String)>,
     /// Dataset name for the manifest.
     #[arg(long)]
     name: Option<String>,
     /// MM-SafetyBench only: which question text to use.
     #[arg(long, value_enum, default_value = "rephrased")]
-    question: MmsbQuestion,
+    question: QuestionField,
 }
 
 pub fn run(cmd: DataCommand) -> Result<ExitCode> {
@@ -154,7 +146,7 @@ pub fn run(cmd: DataCommand) -> Result<ExitCode> {
                 );
             }
             let status = if report.is_ok() { "ok" } else { "INVALID" };
-            println!(
+            crate::outln!(
                 "{status}: {} samples, {} images checked, {} error(s), {} warning(s)",
                 report.samples,
                 report.images_checked,
@@ -175,9 +167,9 @@ pub fn run(cmd: DataCommand) -> Result<ExitCode> {
                 counts.add(&s);
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&counts)?);
+                crate::outln!("{}", serde_json::to_string_pretty(&counts)?);
             } else {
-                print_stats(&counts);
+                print_stats(&counts)?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -226,7 +218,7 @@ pub fn run(cmd: DataCommand) -> Result<ExitCode> {
                     continue;
                 }
                 if pretty {
-                    println!(
+                    crate::outln!(
                         "── {}  [{} · {} · {}{}]",
                         s.id,
                         s.subset,
@@ -235,14 +227,14 @@ pub fn run(cmd: DataCommand) -> Result<ExitCode> {
                         s.image_type.map(|t| format!(" · {t}")).unwrap_or_default()
                     );
                     if let Some(img) = &s.image {
-                        println!("   image: {}", ds.dir.join(&img.path).display());
+                        crate::outln!("   image: {}", ds.dir.join(&img.path).display());
                     }
                     if let Some(t) = &s.topic {
-                        println!("   topic: {t}");
+                        crate::outln!("   topic: {t}");
                     }
-                    println!("   {}\n", s.text.replace('\n', "\n   "));
+                    crate::outln!("   {}\n", s.text.replace('\n', "\n   "));
                 } else {
-                    println!("{}", serde_json::to_string(&s)?);
+                    crate::outln!("{}", serde_json::to_string(&s)?);
                 }
                 shown += 1;
                 if shown >= limit {
@@ -279,7 +271,7 @@ pub fn run(cmd: DataCommand) -> Result<ExitCode> {
                     let locale = a
                         .set
                         .iter()
-                        .find(|(t, _)| *t == Target::Locale)
+                        .find(|(t, _)| *t == SampleField::Locale)
                         .map(|(_, v)| v.clone())
                         .unwrap_or_else(|| "en".into());
                     ksafe_core::orbench::import_orbench(&a.inputs[0], &a.out, &locale)?
@@ -288,10 +280,7 @@ pub fn run(cmd: DataCommand) -> Result<ExitCode> {
                     if a.inputs.len() != 1 {
                         bail!("--from mm-safetybench takes one directory");
                     }
-                    let question = match a.question {
-                        MmsbQuestion::Rephrased => QuestionField::Rephrased,
-                        MmsbQuestion::Original => QuestionField::Original,
-                    };
+                    let question = a.question;
                     import_mmsb(
                         &a.inputs[0],
                         &a.out,
@@ -302,33 +291,35 @@ pub fn run(cmd: DataCommand) -> Result<ExitCode> {
                     )?
                 }
             };
-            println!(
+            crate::outln!(
                 "imported {} samples ({} images) into {}",
                 manifest.counts.total,
                 manifest.files.len() - 1,
                 a.out.display()
             );
-            print_stats(&manifest.counts);
+            print_stats(&manifest.counts)?;
             Ok(ExitCode::SUCCESS)
         }
         DataCommand::Export { dataset, out } => {
             let rows = export_parquet(&dataset, &out)?;
-            println!("wrote {rows} rows to {}", out.display());
+            crate::outln!("wrote {rows} rows to {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-pub fn print_stats(c: &Counts) {
-    println!("total: {}", c.total);
-    let row = |title: &str, m: &std::collections::BTreeMap<String, u64>| {
+/// Print a dataset's counts as a few lines of text.
+pub fn print_stats(c: &Counts) -> Result<()> {
+    crate::outln!("total: {}", c.total);
+    let row = |title: &str, m: &std::collections::BTreeMap<String, u64>| -> Result<()> {
         let parts: Vec<String> = m.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        println!("{title:<11} {}", parts.join(" · "));
+        crate::outln!("{title:<11} {}", parts.join(" · "));
+        Ok(())
     };
-    row("subset:", &c.subset);
-    row("image type:", &c.image_type);
-    row("query type:", &c.query_type);
-    println!("category:");
+    row("subset:", &c.subset)?;
+    row("image type:", &c.image_type)?;
+    row("query type:", &c.query_type)?;
+    crate::outln!("category:");
     for cat in Category::ALL {
         let n = c.category.get(cat.id()).copied().unwrap_or(0);
         if n == 0 {
@@ -342,6 +333,7 @@ pub fn print_stats(c: &Counts) {
                     .map(|v| format!("{} {v}", s.id()))
             })
             .collect();
-        println!("  {:<20} {:>6}   ({})", cat.id(), n, per.join(", "));
+        crate::outln!("  {:<20} {:>6}   ({})", cat.id(), n, per.join(", "));
     }
+    Ok(())
 }

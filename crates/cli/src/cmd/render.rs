@@ -2,11 +2,9 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use ksafe_build::locale::Locale;
-use ksafe_build::render::scene::render_scene;
-use ksafe_build::render::{
-    composite, encode_png, typography, Fonts, SceneKind, SceneSpec, TypoOptions,
-};
+use ksafe_construct::locale::Locale;
+use ksafe_render::scene::render_scene;
+use ksafe_render::{composite, encode_png, typography, Fonts, SceneKind, SceneSpec, TypoOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -129,6 +127,6 @@ pub fn run(cmd: RenderCommand) -> Result<ExitCode> {
     };
     std::fs::write(&out, encode_png(&img))
         .with_context(|| format!("cannot write {}", out.display()))?;
-    println!("wrote {} ({}×{})", out.display(), img.width(), img.height());
+    crate::outln!("wrote {} ({}×{})", out.display(), img.width(), img.height());
     Ok(ExitCode::SUCCESS)
 }

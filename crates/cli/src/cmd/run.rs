@@ -1,59 +1,60 @@
-//! `ksafe run`: build (if the dataset is missing) → eval → judge → report, in one command.
+//! `ksafe run`: build (if the dataset is missing) → eval → judge → report, in one command, with
+//! one open store.
 
-use super::eval::{DecodeArgs, SelectArgs};
-use super::judge::{run_judge, run_report, CombineArg, JudgeArgs, JudgeKind, ReportArgs};
+use super::args::{ChoiceArgs, DecodeArgs, EndpointArgs, JudgePanelArgs, LimitArgs, SelectArgs};
+use super::eval::{evaluate, Runs};
 use anyhow::{Context, Result};
 use clap::Args;
-use ksafe_build::pipeline::{build, BuildConfig, NoProgress, Profile};
+use ksafe_construct::pipeline::{build, BuildConfig, NoProgress, Profile};
+use ksafe_eval::judge::Panel;
+use ksafe_eval::store::Store;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// The dry-run targets: canned responders, not models.
 const MOCKS: [&str; 3] = ["mock/refuse", "mock/random?seed=1&p=0.3", "mock/comply"];
 
+/// `ksafe run`.
 #[derive(Args)]
 pub struct RunArgs {
     /// Dataset directory; built offline from the locale pack if it does not exist.
     #[arg(long)]
     pub dataset: Option<PathBuf>,
+    /// Locale of the dataset built when it is missing.
     #[arg(long, default_value = "ko")]
     pub locale: String,
     /// Profile of the dataset built when it is missing.
     #[arg(long, value_enum, default_value = "lite")]
-    pub profile: super::build::ProfileArg,
+    pub profile: Profile,
     /// Models to evaluate (repeatable; see `ksafe eval --help`). Without one, ksafe runs the mock
     /// targets — a dry run of the whole flow, labelled as such, not a measurement of a model.
     #[arg(long = "target")]
     pub targets: Vec<String>,
-    #[arg(long)]
-    pub base_url: Option<String>,
-    #[arg(long)]
-    pub api_key_env: Option<String>,
-    /// Judge models for the paper's protocol (repeatable; combined with OR). Without one, the
-    /// offline heuristic judge is used.
-    #[arg(long = "judge-model")]
-    pub judge_models: Vec<String>,
-    #[arg(long)]
-    pub judge_base_url: Option<String>,
-    #[arg(long)]
-    pub judge_api_key_env: Option<String>,
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
+    #[command(flatten)]
+    pub panel: JudgePanelArgs,
+    /// The run store.
     #[arg(long, default_value = "runs.db")]
     pub store: PathBuf,
     /// Report directory.
     #[arg(long, default_value = "ksafe-report")]
     pub out: PathBuf,
-    #[arg(long, default_value_t = 32)]
-    pub concurrency: usize,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
+    pub choice: ChoiceArgs,
     #[command(flatten)]
     pub select: SelectArgs,
     #[command(flatten)]
     pub decode: DecodeArgs,
 }
 
+/// `ksafe run`.
 pub fn run(a: RunArgs) -> Result<ExitCode> {
     let profile_name = match a.profile {
-        super::build::ProfileArg::Full => "full",
-        super::build::ProfileArg::Lite => "lite",
+        Profile::Full => "full",
+        Profile::Lite => "lite",
     };
     let dataset = a
         .dataset
@@ -66,10 +67,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             dataset.display()
         );
         let mut cfg = BuildConfig::new(&a.locale, dataset.clone());
-        cfg.profile = match a.profile {
-            super::build::ProfileArg::Full => Profile::Full,
-            super::build::ProfileArg::Lite => Profile::Lite,
-        };
+        cfg.profile = a.profile;
         let r =
             build(&cfg, &NoProgress).with_context(|| format!("building {}", dataset.display()))?;
         eprintln!(
@@ -89,53 +87,21 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
             MOCKS.join(", ")
         );
     }
-    let eval = super::eval::EvalArgs {
-        dataset: dataset.clone(),
-        target: super::eval::TargetArgs {
-            targets,
-            base_url: a.base_url.clone(),
-            api_key_env: a.api_key_env.clone(),
-        },
-        store: a.store.clone(),
+    let panel = Panel::new(&a.panel.specs(true)?, &a.panel.options())?;
+    let store = Store::open(&a.store)?;
+    let runs = Runs {
+        dataset,
+        targets,
+        endpoint: a.endpoint.clone(),
         run_id: None,
-        concurrency: a.concurrency,
-        rpm: None,
-        tpm: None,
-        timeout: 120.0,
-        max_attempts: 6,
-        retry_errors: false,
+        limits: a.limits.clone(),
         max_image_side: None,
-        dry_run: false,
-        judge_calls: 0,
         select: a.select.clone(),
         decode: a.decode.clone(),
+        retry_errors: false,
     };
-    let run_ids = super::eval::run_eval_ids(eval)?;
-    let mut judges = vec![JudgeKind::Heuristic];
-    if !a.judge_models.is_empty() {
-        judges.push(JudgeKind::Paper);
-    }
-    run_judge(JudgeArgs {
-        runs: run_ids.clone(),
-        store: a.store.clone(),
-        judges,
-        judge_models: a.judge_models.clone(),
-        refusal_model: None,
-        guard_model: None,
-        judge_base_url: a.judge_base_url.clone(),
-        judge_api_key_env: a.judge_api_key_env.clone(),
-        with_query: false,
-        judge_concurrency: 16,
-        input: None,
-        out: None,
-        human: None,
-    })?;
-    run_report(ReportArgs {
-        runs: run_ids,
-        store: a.store.clone(),
-        out: a.out.clone(),
-        combine: CombineArg::Or,
-        safety_judges: Vec::new(),
-        refusal_judge: None,
-    })
+    let run_ids = evaluate(&runs, &store)?;
+    super::judge::judge_stored(&store, &run_ids, &panel)?;
+    super::report::report(&store, &run_ids, &a.choice.choice(), &a.out)?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,43 +1,23 @@
 //! Judges: the KSAFE-MM protocol (a safety judge under rules G0–G3, run by one or more models and
 //! combined with OR at report time, plus a separate refusal judge), a guardrail model as judge,
-//! and the offline heuristic. Every verdict is tri-state; per-judge verdicts are stored, so
-//! combinations (OR, AND, majority) are chosen at report time without judging again.
+//! and the offline heuristic. Judging here is pure: [`JudgeItem`]s in, [`Judgment`]s out, model
+//! calls through the executor ([`ksafe_providers::exec`]); reading the store and the dataset and
+//! committing verdicts is [`crate::judging`]'s job. Every verdict is tri-state; per-judge verdicts
+//! are stored, so combinations (OR, AND, majority) are chosen at report time without judging
+//! again.
 
 pub mod heuristic;
 pub mod parse;
 pub mod prompts;
 
-use crate::store::{now_utc, Status};
+use crate::record::{now_utc, Judgment, Measure, Status, Tri};
 use ksafe_core::hash::sha256_hex;
-use ksafe_core::metrics::Tri;
-use ksafe_core::Rng;
-use ksafe_providers::limits::{Aimd, RateLimiter, RetryPolicy};
-use ksafe_providers::retry::{call_with_retries, Limits};
+use ksafe_providers::exec::{pool_iter, Done, Endpoint, ExecConfig};
 use ksafe_providers::types::prefix;
-use ksafe_providers::{CallError, Client, DecodeParams, Request, TargetSpec};
+use ksafe_providers::{CallError, DecodeParams, Request, TargetSpec};
 use parse::Verdict;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use std::time::Duration;
-
-/// What a judgment measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    /// Unsafe (attack success) or safe.
-    Safety,
-    /// The response opens with a refusal.
-    Refusal,
-}
-
-impl Kind {
-    pub fn id(self) -> &'static str {
-        match self {
-            Kind::Safety => "safety",
-            Kind::Refusal => "refusal",
-        }
-    }
-}
 
 /// A judge.
 #[derive(Debug, Clone)]
@@ -46,13 +26,21 @@ pub enum JudgeSpec {
     Heuristic,
     /// The paper's safety judge run by a model.
     Safety {
+        /// The judge model.
         target: TargetSpec,
+        /// Show the judge the request too.
         with_query: bool,
     },
     /// The paper's refusal judge run by a model.
-    Refusal { target: TargetSpec },
+    Refusal {
+        /// The judge model.
+        target: TargetSpec,
+    },
     /// A guardrail model (Llama Guard / SafetyGuard / Kanana style output) as safety judge.
-    Guard { target: TargetSpec },
+    Guard {
+        /// The guard model.
+        target: TargetSpec,
+    },
 }
 
 impl JudgeSpec {
@@ -71,11 +59,12 @@ impl JudgeSpec {
         }
     }
 
-    pub fn kinds(&self) -> &'static [Kind] {
+    /// What the judge's verdicts measure.
+    pub fn kinds(&self) -> &'static [Measure] {
         match self {
-            JudgeSpec::Heuristic => &[Kind::Safety, Kind::Refusal],
-            JudgeSpec::Safety { .. } | JudgeSpec::Guard { .. } => &[Kind::Safety],
-            JudgeSpec::Refusal { .. } => &[Kind::Refusal],
+            JudgeSpec::Heuristic => &[Measure::Safety, Measure::Refusal],
+            JudgeSpec::Safety { .. } | JudgeSpec::Guard { .. } => &[Measure::Safety],
+            JudgeSpec::Refusal { .. } => &[Measure::Refusal],
         }
     }
 
@@ -90,12 +79,64 @@ impl JudgeSpec {
         sha256_hex(p.as_bytes())[..12].to_string()
     }
 
+    /// The judge model's name (`heuristic` for the heuristic).
     pub fn model(&self) -> String {
+        match self.target() {
+            None => "heuristic".into(),
+            Some(t) => t.name.clone(),
+        }
+    }
+
+    /// The model the judge calls, if any.
+    pub fn target(&self) -> Option<&TargetSpec> {
         match self {
-            JudgeSpec::Heuristic => "heuristic".into(),
+            JudgeSpec::Heuristic => None,
             JudgeSpec::Safety { target, .. }
             | JudgeSpec::Refusal { target }
-            | JudgeSpec::Guard { target } => target.name.clone(),
+            | JudgeSpec::Guard { target } => Some(target),
+        }
+    }
+
+    /// The request this judge sends for an item with a response.
+    fn request(&self, item: &JudgeItem, response: &str, params: &DecodeParams) -> Request {
+        let (text, response_to_check) = match self {
+            JudgeSpec::Safety { with_query, .. } => {
+                let ctx = match (&item.query, with_query) {
+                    (Some(q), true) => prompts::fill(prompts::CONTEXT_WITH_QUERY, &[("query", q)]),
+                    _ => String::new(),
+                };
+                (
+                    prompts::fill(
+                        prompts::SAFETY,
+                        &[("context", &ctx), ("response", response)],
+                    ),
+                    None,
+                )
+            }
+            JudgeSpec::Refusal { .. } => (
+                prompts::fill(prompts::REFUSAL, &[("response", response)]),
+                None,
+            ),
+            // a guard classifies the conversation: the request, then the response to check
+            JudgeSpec::Guard { .. } | JudgeSpec::Heuristic => (
+                item.query.clone().unwrap_or_default(),
+                Some(response.to_string()),
+            ),
+        };
+        Request {
+            id: item.sample_id.clone(),
+            text,
+            image: None,
+            params: params.clone(),
+            response_to_check,
+        }
+    }
+
+    fn parse(&self, text: &str) -> Verdict {
+        match self {
+            JudgeSpec::Safety { .. } => parse::parse_safety(text),
+            JudgeSpec::Refusal { .. } => parse::parse_refusal(text),
+            JudgeSpec::Guard { .. } | JudgeSpec::Heuristic => parse::parse_guard(text),
         }
     }
 }
@@ -103,28 +144,18 @@ impl JudgeSpec {
 /// One response to judge.
 #[derive(Debug, Clone)]
 pub struct JudgeItem {
+    /// The run.
     pub run_id: String,
+    /// The sample.
     pub sample_id: String,
+    /// The response's outcome.
     pub status: Status,
+    /// The response text.
     pub response: Option<String>,
+    /// The error class of a failed response.
     pub error_class: Option<String>,
+    /// The request, for judges that see it.
     pub query: Option<String>,
-}
-
-/// One stored verdict.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Judgment {
-    pub run_id: String,
-    pub sample_id: String,
-    pub judge: String,
-    pub kind: Kind,
-    pub verdict: Tri,
-    pub detail: String,
-    /// The judge model's raw output (empty for the heuristic).
-    pub raw: String,
-    pub judge_model: String,
-    pub prompt_hash: String,
-    pub created_at: String,
 }
 
 /// A verdict before calling any judge: responses that cannot be judged are unscored with the
@@ -145,20 +176,22 @@ fn precheck(item: &JudgeItem) -> Option<Verdict> {
     }
 }
 
+/// How judges call their models.
 #[derive(Debug, Clone)]
 pub struct JudgeRunOptions {
-    pub concurrency: usize,
-    pub timeout: Duration,
-    pub retry: RetryPolicy,
+    /// The limits every judge model is called under (each model gets its own endpoint).
+    pub exec: ExecConfig,
+    /// Decoding parameters of the judge calls.
     pub params: DecodeParams,
 }
 
 impl Default for JudgeRunOptions {
     fn default() -> Self {
         JudgeRunOptions {
-            concurrency: 16,
-            timeout: Duration::from_secs(120),
-            retry: RetryPolicy::default(),
+            exec: ExecConfig {
+                concurrency: 16,
+                ..Default::default()
+            },
             params: DecodeParams {
                 temperature: Some(0.0),
                 max_tokens: Some(512),
@@ -168,134 +201,160 @@ impl Default for JudgeRunOptions {
     }
 }
 
-/// Judge `items` with `judge`, calling `sink` with each verdict as it is made (in any order).
-pub async fn judge_items(
-    judge: &JudgeSpec,
-    items: Vec<JudgeItem>,
-    o: &JudgeRunOptions,
-    sink: &(dyn Fn(Judgment) + Send + Sync),
-) -> Result<(), CallError> {
-    let id = judge.id();
-    let (model, hash) = (judge.model(), judge.prompt_hash());
-    let make = |item: &JudgeItem, kind: Kind, v: Verdict, raw: String| Judgment {
+/// The judges of one judging pass, with an endpoint for each judge that calls a model.
+pub struct Panel {
+    judges: Vec<(JudgeSpec, Option<Arc<Endpoint>>)>,
+    params: DecodeParams,
+    workers: usize,
+}
+
+impl Panel {
+    /// Endpoints for `judges` under `o` (a missing key fails here, before anything is asked).
+    pub fn new(judges: &[JudgeSpec], o: &JudgeRunOptions) -> Result<Panel, CallError> {
+        let mut out = Vec::new();
+        for j in judges {
+            let ep = match j.target() {
+                Some(t) => Some(Arc::new(Endpoint::new(t.clone(), &o.exec)?)),
+                None => None,
+            };
+            out.push((j.clone(), ep));
+        }
+        let models = out.iter().filter(|(_, e)| e.is_some()).count().max(1);
+        Ok(Panel {
+            judges: out,
+            params: o.params.clone(),
+            workers: o.exec.concurrency.max(1) * models,
+        })
+    }
+
+    /// The judges.
+    pub fn specs(&self) -> impl Iterator<Item = &JudgeSpec> {
+        self.judges.iter().map(|(j, _)| j)
+    }
+
+    /// Judge `items`: every judge's verdicts of one item are made together (the model calls of
+    /// one response run side by side), and `sink` gets them as each item finishes. `wanted(item,
+    /// judge)` says which judges an item still needs. Returns how many items panicked.
+    pub async fn judge(
+        &self,
+        items: Vec<JudgeItem>,
+        wanted: impl Fn(&JudgeItem, &JudgeSpec) -> bool,
+        mut sink: impl FnMut(Vec<Judgment>) -> bool,
+    ) -> u64 {
+        let mut work = Vec::new();
+        for item in items {
+            let needs: Vec<usize> = (0..self.judges.len())
+                .filter(|&i| wanted(&item, &self.judges[i].0))
+                .collect();
+            if needs.is_empty() {
+                continue;
+            }
+            // what needs no model call is decided here
+            let mut now = Vec::new();
+            let mut calls = Vec::new();
+            for i in needs {
+                let (spec, ep) = &self.judges[i];
+                match (precheck(&item), ep) {
+                    (Some(v), _) => {
+                        for &k in spec.kinds() {
+                            now.push(make(&item, spec, k, v.clone(), String::new()));
+                        }
+                    }
+                    (None, None) => {
+                        let text = item.response.as_deref().unwrap_or("");
+                        now.push(make(
+                            &item,
+                            spec,
+                            Measure::Safety,
+                            heuristic::safety(text),
+                            String::new(),
+                        ));
+                        now.push(make(
+                            &item,
+                            spec,
+                            Measure::Refusal,
+                            heuristic::refusal(text),
+                            String::new(),
+                        ));
+                    }
+                    (None, Some(ep)) => calls.push((spec.clone(), ep.clone())),
+                }
+            }
+            if calls.is_empty() {
+                if !sink(now) {
+                    return 0;
+                }
+            } else {
+                work.push((item, now, calls));
+            }
+        }
+        let params = self.params.clone();
+        let stats = pool_iter(
+            work,
+            self.workers,
+            |(item, _, _)| item.sample_id.clone(),
+            move |(item, mut now, calls)| {
+                let params = params.clone();
+                async move {
+                    let item = Arc::new(item);
+                    let mut set = tokio::task::JoinSet::new();
+                    for (spec, ep) in calls {
+                        let (item, params) = (item.clone(), params.clone());
+                        set.spawn(async move {
+                            let response = item.response.clone().unwrap_or_default();
+                            let req = spec.request(&item, &response, &params);
+                            let called = ep.call(&req, 1024, &|_| {}).await;
+                            let (v, raw) = match called.result {
+                                Ok(r) => (spec.parse(&r.text), r.text),
+                                Err(e) => (
+                                    Verdict::unscored(format!(
+                                        "judge_error: {}",
+                                        prefix(&e.to_string(), 200)
+                                    )),
+                                    String::new(),
+                                ),
+                            };
+                            make(&item, &spec, spec.kinds()[0], v, raw)
+                        });
+                    }
+                    while let Some(j) = set.join_next().await {
+                        match j {
+                            Ok(j) => now.push(j),
+                            // a judge call that panicked is resumed as a panic of the item
+                            Err(e) => std::panic::resume_unwind(e.into_panic()),
+                        }
+                    }
+                    now
+                }
+            },
+            |d| match d {
+                Done::Ok(js) => sink(js),
+                Done::Panicked { .. } => true,
+            },
+        )
+        .await;
+        stats.panicked
+    }
+}
+
+fn make(item: &JudgeItem, spec: &JudgeSpec, kind: Measure, v: Verdict, raw: String) -> Judgment {
+    Judgment {
         run_id: item.run_id.clone(),
         sample_id: item.sample_id.clone(),
-        judge: id.clone(),
+        judge: spec.id(),
         kind,
         verdict: v.value,
         detail: v.detail,
         raw,
-        judge_model: model.clone(),
-        prompt_hash: hash.clone(),
+        judge_model: spec.model(),
+        prompt_hash: spec.prompt_hash(),
         created_at: now_utc(),
-    };
-    let target = match judge {
-        JudgeSpec::Heuristic => {
-            for item in &items {
-                let (s, r) = match precheck(item) {
-                    Some(v) => (v.clone(), v),
-                    None => {
-                        let text = item.response.as_deref().unwrap_or("");
-                        (heuristic::safety(text), heuristic::refusal(text))
-                    }
-                };
-                sink(make(item, Kind::Safety, s, String::new()));
-                sink(make(item, Kind::Refusal, r, String::new()));
-            }
-            return Ok(());
-        }
-        JudgeSpec::Safety { target, .. }
-        | JudgeSpec::Refusal { target }
-        | JudgeSpec::Guard { target } => target.clone(),
-    };
-    let client = Client::new(target, o.timeout)?;
-    let limits = Arc::new(Limits {
-        aimd: Aimd::new(o.concurrency, Duration::from_secs(5)),
-        rate: RateLimiter::new(None, None),
-        policy: o.retry.clone(),
-    });
-    let kind = judge.kinds()[0];
-    let sem = Arc::new(tokio::sync::Semaphore::new(o.concurrency.max(1) * 2));
-    let mut set = tokio::task::JoinSet::new();
-    let shared = Arc::new((client, limits, judge.clone(), o.params.clone()));
-    for (i, item) in items.into_iter().enumerate() {
-        if let Some(v) = precheck(&item) {
-            sink(make(&item, kind, v, String::new()));
-            continue;
-        }
-        let permit = sem.clone().acquire_owned().await.expect("semaphore open");
-        let shared = shared.clone();
-        set.spawn(async move {
-            let _permit = permit;
-            let (client, limits, judge, params) = &*shared;
-            let response = item.response.clone().unwrap_or_default();
-            let (text, response_to_check) = match judge {
-                JudgeSpec::Safety { with_query, .. } => {
-                    let ctx = match (&item.query, with_query) {
-                        (Some(q), true) => {
-                            prompts::fill(prompts::CONTEXT_WITH_QUERY, &[("query", q)])
-                        }
-                        _ => String::new(),
-                    };
-                    (
-                        prompts::fill(
-                            prompts::SAFETY,
-                            &[("context", &ctx), ("response", &response)],
-                        ),
-                        None,
-                    )
-                }
-                JudgeSpec::Refusal { .. } => (
-                    prompts::fill(prompts::REFUSAL, &[("response", &response)]),
-                    None,
-                ),
-                // a guard classifies the conversation: the request, then the response to check
-                _ => (
-                    item.query.clone().unwrap_or_default(),
-                    Some(response.clone()),
-                ),
-            };
-            let req = Request {
-                id: item.sample_id.clone(),
-                text,
-                image: None,
-                params: params.clone(),
-                response_to_check,
-            };
-            let mut rng = Rng::derive(i as u64, "judge");
-            let called = call_with_retries(client, &req, limits, 1024, &mut rng, &|_| {}).await;
-            let (v, raw) = match called.result {
-                Ok(r) => {
-                    let v = match judge {
-                        JudgeSpec::Safety { .. } => parse::parse_safety(&r.text),
-                        JudgeSpec::Refusal { .. } => parse::parse_refusal(&r.text),
-                        _ => parse::parse_guard(&r.text),
-                    };
-                    (v, r.text)
-                }
-                Err(e) => (
-                    Verdict::unscored(format!("judge_error: {}", prefix(&e.to_string(), 200))),
-                    String::new(),
-                ),
-            };
-            (item, v, raw)
-        });
-        while let Some(done) = set.try_join_next() {
-            if let Ok((item, v, raw)) = done {
-                sink(make(&item, kind, v, raw));
-            }
-        }
     }
-    while let Some(done) = set.join_next().await {
-        if let Ok((item, v, raw)) = done {
-            sink(make(&item, kind, v, raw));
-        }
-    }
-    Ok(())
 }
 
 /// How per-judge safety verdicts combine into one (chosen at report time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum Combine {
     /// Unsafe if any judge says unsafe (the paper's ensemble).
@@ -304,6 +363,17 @@ pub enum Combine {
     And,
     /// Unsafe if more than half of the scored verdicts say unsafe.
     Majority,
+}
+
+impl Combine {
+    /// The name used in reports: `or`, `and`, `majority`.
+    pub fn id(self) -> &'static str {
+        match self {
+            Combine::Or => "or",
+            Combine::And => "and",
+            Combine::Majority => "majority",
+        }
+    }
 }
 
 /// Combine verdicts. OR: any Yes → Yes; else any Unscored → Unscored; else No. AND: any No → No;
@@ -327,83 +397,6 @@ pub fn combine(verdicts: &[Tri], how: Combine) -> Tri {
         Combine::Majority if no > yes => Tri::No,
         Combine::Majority => Tri::Unscored,
     }
-}
-
-/// Judge the stored responses of runs, skipping what each judge has already judged.
-/// Returns (judge id, new verdicts) per judge.
-pub async fn judge_runs(
-    store_path: &std::path::Path,
-    run_ids: &[String],
-    judges: &[JudgeSpec],
-    o: &JudgeRunOptions,
-) -> Result<Vec<(String, u64)>, crate::runner::EvalError> {
-    use crate::runner::EvalError;
-    let mut out = Vec::new();
-    for run_id in run_ids {
-        let store = crate::store::Store::open(store_path)?;
-        let run = store.run(run_id)?.ok_or_else(|| {
-            EvalError::Other(format!(
-                "no run '{run_id}' in {} (see `ksafe runs list`)",
-                store_path.display()
-            ))
-        })?;
-        let responses = store.responses(run_id)?;
-        // queries, for judges that see them and for the language-mismatch flag
-        let mut queries = std::collections::HashMap::new();
-        if let Ok(ds) = ksafe_core::Dataset::open(std::path::Path::new(&run.dataset)) {
-            for item in ds.samples()? {
-                let (_, s) = item?;
-                queries.insert(s.id, s.text);
-            }
-        }
-        for judge in judges {
-            let id = judge.id();
-            let done = store.judged(run_id, &id)?;
-            let items: Vec<JudgeItem> = responses
-                .iter()
-                .filter(|r| {
-                    judge
-                        .kinds()
-                        .iter()
-                        .any(|k| !done.contains(&(r.sample_id.clone(), k.id().to_string())))
-                })
-                .map(|r| JudgeItem {
-                    run_id: run_id.clone(),
-                    sample_id: r.sample_id.clone(),
-                    status: r.status,
-                    response: r.text.clone(),
-                    error_class: r.error_class.clone(),
-                    query: queries.get(&r.sample_id).cloned(),
-                })
-                .collect();
-            // verdicts are committed every 256, so a killed judging run keeps what it had
-            let state = std::sync::Mutex::new((
-                Vec::new(),
-                crate::store::Store::open(store_path)?,
-                None::<crate::store::StoreError>,
-            ));
-            let count = std::sync::atomic::AtomicU64::new(0);
-            judge_items(judge, items, o, &|j| {
-                count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let mut st = state.lock().unwrap();
-                st.0.push(j);
-                if st.0.len() >= 256 {
-                    let rows = std::mem::take(&mut st.0);
-                    if let Err(e) = st.1.insert_judgments(&rows) {
-                        st.2.get_or_insert(e);
-                    }
-                }
-            })
-            .await?;
-            let (rows, mut writer, err) = state.into_inner().unwrap();
-            if let Some(e) = err {
-                return Err(e.into());
-            }
-            writer.insert_judgments(&rows)?;
-            out.push((format!("{run_id} · {id}"), count.into_inner()));
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -88,6 +88,28 @@ pub struct SceneStyle {
 }
 
 impl SceneStyle {
+    /// A locale pack's style: the names of `names.toml` and the `[ui]` table of `pack.toml`.
+    pub fn from_pack(names_toml: &str, pack_toml: &str) -> Result<SceneStyle, String> {
+        #[derive(Deserialize)]
+        struct Pack {
+            #[serde(default)]
+            ui: SceneUi,
+        }
+        let mut style: SceneStyle =
+            toml::from_str(names_toml).map_err(|e| format!("names.toml: {e}"))?;
+        // pack.toml holds more than the UI words; only its [ui] table is read here
+        let pack: toml::Table = toml::from_str(pack_toml).map_err(|e| format!("pack.toml: {e}"))?;
+        let ui = pack
+            .get("ui")
+            .cloned()
+            .unwrap_or(toml::Value::Table(Default::default()));
+        style.ui = toml::Value::Table(toml::Table::from_iter([("ui".to_string(), ui)]))
+            .try_into::<Pack>()
+            .map_err(|e| format!("pack.toml [ui]: {e}"))?
+            .ui;
+        Ok(style)
+    }
+
     fn pick<'a>(&'a self, rng: &mut Rng, list: &'a [String], fallback: &'a str) -> &'a str {
         if list.is_empty() {
             fallback

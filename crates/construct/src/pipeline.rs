@@ -11,8 +11,8 @@
 
 use crate::locale::{Locale, LocaleError};
 use crate::model::{Generator, ModelConfig};
-use crate::render::{FontError, Fonts, SceneSpec};
 use ksafe_core::{Category, DatasetError, DatasetWriter, Manifest, ManifestMeta, Rng, Subset};
+use ksafe_render::{FontError, Fonts, SceneSpec};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -38,6 +38,7 @@ pub const PAPER_C_SEEDS: [(Category, usize); 11] = [
 pub const PAPER_G_SEEDS: usize = 50;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum Profile {
     /// The paper's structure: 50 G seeds per category × 3 image types; C image seeds per
@@ -49,6 +50,7 @@ pub enum Profile {
 
 /// Which text the G samples carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum GQuery {
     /// MM-SafetyBench style: the full query with the I image, the key-phrase-masked query

@@ -1,5 +1,5 @@
-use ksafe_build::model::{ImageBackend, ModelConfig};
-use ksafe_build::pipeline::{build, BuildConfig, NoProgress, Profile};
+use ksafe_construct::model::{ImageBackend, ModelConfig};
+use ksafe_construct::pipeline::{build, BuildConfig, NoProgress, Profile};
 use ksafe_core::hash::sha256_hex;
 use ksafe_core::validate::{validate, ValidateOptions};
 use ksafe_core::{Dataset, QueryType, Subset};
@@ -68,8 +68,11 @@ fn model_mode_calls_the_generator_caches_and_reports_unparseable_output() {
             temperature: Some(0.0),
             ..Default::default()
         },
-        concurrency: 16,
-        timeout: Duration::from_secs(10),
+        exec: ksafe_providers::ExecConfig {
+            concurrency: 16,
+            timeout: Duration::from_secs(10),
+            ..Default::default()
+        },
         cache_dir: cache.clone(),
         image_backend: Some(ImageBackend {
             base_url: server.base_url(),
@@ -200,8 +203,11 @@ fn a_dead_generator_is_a_clear_error_per_item() {
         )
         .unwrap(),
         params: DecodeParams::default(),
-        concurrency: 4,
-        timeout: Duration::from_secs(2),
+        exec: ksafe_providers::ExecConfig {
+            concurrency: 4,
+            timeout: Duration::from_secs(2),
+            ..Default::default()
+        },
         cache_dir: tmp.path().join("cache"),
         image_backend: None,
     };
@@ -273,8 +279,11 @@ fn mm_safetybench_seeds_feed_the_g_pipeline_in_model_mode() {
         )
         .unwrap(),
         params: DecodeParams::default(),
-        concurrency: 4,
-        timeout: Duration::from_secs(10),
+        exec: ksafe_providers::ExecConfig {
+            concurrency: 4,
+            timeout: Duration::from_secs(10),
+            ..Default::default()
+        },
         cache_dir: tmp.path().join("cache"),
         image_backend: None,
     });

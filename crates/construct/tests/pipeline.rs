@@ -1,10 +1,10 @@
-use ksafe_build::pipeline::{build, BuildConfig, NoProgress, Profile, PAPER_C_SEEDS};
+use ksafe_construct::pipeline::{build, BuildConfig, NoProgress, Profile, PAPER_C_SEEDS};
 use ksafe_core::validate::{validate, ValidateOptions};
 use ksafe_core::{Dataset, QueryType, Sample, Subset};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-fn lite(out: &Path, seed: u64) -> ksafe_build::pipeline::BuildReport {
+fn lite(out: &Path, seed: u64) -> ksafe_construct::pipeline::BuildReport {
     let mut cfg = BuildConfig::new("ko", out.to_path_buf());
     cfg.profile = Profile::Lite;
     cfg.seed = seed;
@@ -169,8 +169,8 @@ fn full_build_matches_table_1() {
 /// Every character a pack puts on an image has ink in the font that pack renders with.
 #[test]
 fn every_pack_text_has_glyphs_in_its_font() {
-    for code in ksafe_build::locale::Locale::codes() {
-        let loc = ksafe_build::locale::Locale::load(code).unwrap();
+    for code in ksafe_construct::locale::Locale::codes() {
+        let loc = ksafe_construct::locale::Locale::load(code).unwrap();
         let fonts = loc.fonts().unwrap();
         for s in &loc.g_seeds {
             fonts

@@ -6,85 +6,91 @@
 
 use base64::Engine;
 use ksafe_core::hash::sha256_hex;
-use ksafe_core::Rng;
-use ksafe_providers::limits::{Aimd, RateLimiter, RetryPolicy};
-use ksafe_providers::retry::{call_with_retries, Limits};
+use ksafe_providers::client::ImagesClient;
+use ksafe_providers::exec::{attempts, pool_iter, Done, Endpoint, ExecConfig, Limits};
 use ksafe_providers::types::prefix;
-use ksafe_providers::{Client, DecodeParams, Request, TargetSpec};
+use ksafe_providers::{CallError, DecodeParams, Request, TargetSpec};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// An OpenAI-style images endpoint (`POST {base}/images/generations`), or a local diffusion
 /// server with the same API.
 #[derive(Debug, Clone)]
 pub struct ImageBackend {
+    /// Base URL (`…/v1`); requests go to `{base_url}/images/generations`.
     pub base_url: String,
+    /// The image model.
     pub model: String,
+    /// The environment variable holding its key.
     pub api_key_env: Option<String>,
+    /// Image size, e.g. `1024x1024`.
     pub size: String,
 }
 
+/// Model mode's configuration.
 #[derive(Debug, Clone)]
 pub struct ModelConfig {
+    /// The generator LLM.
     pub generator: TargetSpec,
+    /// Its decoding parameters.
     pub params: DecodeParams,
-    pub concurrency: usize,
-    pub timeout: Duration,
+    /// The limits the generator and the image backend are called under (each its own endpoint).
+    pub exec: ExecConfig,
+    /// The response cache.
     pub cache_dir: PathBuf,
+    /// Where images come from (none: the offline renderer).
     pub image_backend: Option<ImageBackend>,
 }
 
 /// Counters for the build report.
 #[derive(Debug, Default)]
 pub struct ModelStats {
+    /// Generator calls made.
     pub calls: AtomicU64,
+    /// Generator answers read from the cache.
     pub cache_hits: AtomicU64,
+    /// Image calls made.
     pub image_calls: AtomicU64,
+    /// Images read from the cache.
     pub image_cache_hits: AtomicU64,
 }
 
+/// The generator and image backend of one build, behind the executor.
 pub struct Generator {
     cfg: ModelConfig,
-    client: Client,
-    limits: Arc<Limits>,
+    endpoint: Arc<Endpoint>,
+    image_limits: Arc<Limits>,
     rt: tokio::runtime::Runtime,
-    http: reqwest_like::Http,
+    http: ImagesClient,
+    /// What was called and what came from the cache.
     pub stats: ModelStats,
 }
 
-/// The images endpoint speaks plain JSON over the same client stack the providers use.
-mod reqwest_like {
-    pub use ksafe_providers::client::ImagesClient as Http;
-}
-
 impl Generator {
+    /// A generator for `cfg` (fails on a missing key or an unusable cache folder).
     pub fn new(cfg: ModelConfig) -> Result<Generator, String> {
-        let client = Client::new(cfg.generator.clone(), cfg.timeout).map_err(|e| e.to_string())?;
+        let endpoint =
+            Endpoint::new(cfg.generator.clone(), &cfg.exec).map_err(|e| e.to_string())?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-        let limits = Arc::new(Limits {
-            aimd: Aimd::new(cfg.concurrency, Duration::from_secs(5)),
-            rate: RateLimiter::new(None, None),
-            policy: RetryPolicy::default(),
-        });
-        let http = reqwest_like::Http::new(cfg.timeout).map_err(|e| e.to_string())?;
+        let http = ImagesClient::new(cfg.exec.timeout).map_err(|e| e.to_string())?;
         std::fs::create_dir_all(&cfg.cache_dir)
             .map_err(|e| format!("{}: {e}", cfg.cache_dir.display()))?;
         Ok(Generator {
+            image_limits: Arc::new(Limits::new(&cfg.exec)),
+            endpoint: Arc::new(endpoint),
             cfg,
-            client,
-            limits,
             rt,
             http,
             stats: ModelStats::default(),
         })
     }
 
+    /// What model mode used, for the manifest.
     pub fn describe(&self) -> serde_json::Value {
         serde_json::json!({
             "generator": self.cfg.generator.name,
@@ -112,38 +118,37 @@ impl Generator {
     /// Complete many prompts concurrently (cached). Each result is the response text, or an
     /// error message.
     pub fn complete_many(&self, prompts: &[String]) -> Vec<Result<String, String>> {
-        self.rt.block_on(async {
-            let mut set = tokio::task::JoinSet::new();
-            let shared = Arc::new((
-                self.client.clone(),
-                self.limits.clone(),
-                self.cfg.params.clone(),
-            ));
-            let mut out: Vec<Option<Result<String, String>>> = vec![None; prompts.len()];
-            for (i, p) in prompts.iter().enumerate() {
-                let path = self.cache_path("text", &self.text_key(p));
-                if let Some(hit) = std::fs::read_to_string(&path)
-                    .ok()
-                    .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-                    .and_then(|v| v["response"].as_str().map(str::to_string))
-                {
-                    self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
-                    out[i] = Some(Ok(hit));
-                    continue;
-                }
-                let (shared, prompt) = (shared.clone(), p.clone());
-                set.spawn(async move {
-                    let (client, limits, params) = &*shared;
+        let mut out: Vec<Option<Result<String, String>>> = vec![None; prompts.len()];
+        let mut todo = Vec::new();
+        for (i, p) in prompts.iter().enumerate() {
+            let path = self.cache_path("text", &self.text_key(p));
+            if let Some(hit) = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|v| v["response"].as_str().map(str::to_string))
+            {
+                self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+                out[i] = Some(Ok(hit));
+                continue;
+            }
+            todo.push((i, path, p.clone()));
+        }
+        let (endpoint, params) = (self.endpoint.clone(), self.cfg.params.clone());
+        self.rt.block_on(pool_iter(
+            todo,
+            self.cfg.exec.concurrency,
+            |(i, _, _)| format!("gen-{i}"),
+            move |(i, path, prompt)| {
+                let (endpoint, params) = (endpoint.clone(), params.clone());
+                async move {
                     let req = Request {
                         id: format!("gen-{i}"),
                         text: prompt,
                         image: None,
-                        params: params.clone(),
+                        params,
                         response_to_check: None,
                     };
-                    let mut rng = Rng::new(i as u64);
-                    let called =
-                        call_with_retries(client, &req, limits, 2048, &mut rng, &|_| {}).await;
+                    let called = endpoint.call(&req, 2048, &|_| {}).await;
                     let res = match called.result {
                         Ok(r) => Ok(r.text),
                         Err(e) => Err(match called.gave_up {
@@ -152,24 +157,30 @@ impl Generator {
                         }),
                     };
                     (i, path, res)
-                });
-            }
-            while let Some(joined) = set.join_next().await {
-                let Ok((i, path, res)) = joined else { continue };
-                self.stats.calls.fetch_add(1, Ordering::Relaxed);
-                if let Ok(text) = &res {
-                    if let Some(parent) = path.parent() {
-                        let _ = std::fs::create_dir_all(parent);
-                    }
-                    let _ =
-                        std::fs::write(&path, serde_json::json!({"response": text}).to_string());
                 }
-                out[i] = Some(res);
-            }
-            out.into_iter()
-                .map(|r| r.unwrap_or_else(|| Err("generation task failed".into())))
-                .collect()
-        })
+            },
+            |d| {
+                if let Done::Ok((i, path, res)) = d {
+                    self.stats.calls.fetch_add(1, Ordering::Relaxed);
+                    if let Ok(text) = &res {
+                        if let Some(parent) = path.parent() {
+                            let _ = std::fs::create_dir_all(parent);
+                        }
+                        let _ = std::fs::write(
+                            &path,
+                            serde_json::json!({"response": text}).to_string(),
+                        );
+                    }
+                    out[i] = Some(res);
+                }
+                true
+            },
+        ));
+        out.into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| Err("internal error: the generation task panicked".into()))
+            })
+            .collect()
     }
 
     /// Complete one prompt per item and parse each answer. An error names its item: the call's
@@ -196,6 +207,8 @@ impl Generator {
     }
 
     /// Generate images for prompts (cached). Each result is image bytes or an error message.
+    /// Calls go through the executor: retries with backoff and jitter, `Retry-After`, the attempt
+    /// cap, and the same concurrency limit as the generator.
     pub fn images_many(&self, prompts: &[String]) -> Vec<Result<Vec<u8>, String>> {
         let Some(b) = &self.cfg.image_backend else {
             return prompts
@@ -203,54 +216,76 @@ impl Generator {
                 .map(|_| Err("no image backend configured".into()))
                 .collect();
         };
-        self.rt.block_on(async {
-            let mut set = tokio::task::JoinSet::new();
-            let sem = Arc::new(tokio::sync::Semaphore::new(self.cfg.concurrency.max(1)));
-            let mut out: Vec<Option<Result<Vec<u8>, String>>> = vec![None; prompts.len()];
-            for (i, p) in prompts.iter().enumerate() {
-                let path = self.cache_path("image", &format!("{}\u{1f}{}\u{1f}{}\u{1f}{p}", b.base_url, b.model, b.size));
-                if let Ok(bytes) = std::fs::read(path.with_extension("png")) {
-                    self.stats.image_cache_hits.fetch_add(1, Ordering::Relaxed);
-                    out[i] = Some(Ok(bytes));
-                    continue;
-                }
-                let (http, b, prompt, sem) = (self.http.clone(), b.clone(), p.clone(), sem.clone());
-                set.spawn(async move {
-                    let _permit = sem.acquire().await;
+        let mut out: Vec<Option<Result<Vec<u8>, String>>> = vec![None; prompts.len()];
+        let mut todo = Vec::new();
+        for (i, p) in prompts.iter().enumerate() {
+            let path = self.cache_path(
+                "image",
+                &format!("{}\u{1f}{}\u{1f}{}\u{1f}{p}", b.base_url, b.model, b.size),
+            );
+            if let Ok(bytes) = std::fs::read(path.with_extension("png")) {
+                self.stats.image_cache_hits.fetch_add(1, Ordering::Relaxed);
+                out[i] = Some(Ok(bytes));
+                continue;
+            }
+            todo.push((i, path, p.clone()));
+        }
+        let (http, limits, b) = (self.http.clone(), self.image_limits.clone(), b.clone());
+        self.rt.block_on(pool_iter(
+            todo,
+            self.cfg.exec.concurrency,
+            |(i, _, _)| format!("image-{i}"),
+            move |(i, path, prompt)| {
+                let (http, limits, b) = (http.clone(), limits.clone(), b.clone());
+                async move {
                     let key = b.api_key_env.as_ref().and_then(|v| std::env::var(v).ok());
                     let body = serde_json::json!({"model": b.model, "prompt": prompt, "size": b.size, "n": 1, "response_format": "b64_json"});
-                    let mut last = String::new();
-                    for attempt in 0..4u32 {
-                        match http.post_json(&format!("{}/images/generations", b.base_url), &body, key.as_deref()).await {
-                            Ok(v) => {
-                                let res = v.pointer("/data/0/b64_json").and_then(|x| x.as_str()).ok_or_else(|| format!("no data[0].b64_json in the images response: {}", prefix(&v.to_string(), 200))).and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).map_err(|e| format!("bad base64 image: {e}")));
-                                return (i, path, res);
-                            }
-                            Err((retryable, msg)) => {
-                                last = msg;
-                                if !retryable {
-                                    break;
-                                }
-                                tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
-                            }
-                        }
-                    }
-                    (i, path, Err(last))
-                });
-            }
-            while let Some(joined) = set.join_next().await {
-                let Ok((i, path, res)) = joined else { continue };
-                self.stats.image_calls.fetch_add(1, Ordering::Relaxed);
-                if let Ok(bytes) = &res {
-                    if let Some(parent) = path.parent() {
-                        let _ = std::fs::create_dir_all(parent);
-                    }
-                    let _ = std::fs::write(path.with_extension("png"), bytes);
+                    let url = format!("{}/images/generations", b.base_url);
+                    let called = attempts(&limits, &format!("image-{i}"), 0, &|_| {}, || {
+                        http.post_json(&url, &body, key.as_deref())
+                    })
+                    .await;
+                    let res = match called.result {
+                        Ok(v) => v
+                            .pointer("/data/0/b64_json")
+                            .and_then(|x| x.as_str())
+                            .ok_or_else(|| {
+                                format!(
+                                    "no data[0].b64_json in the images response: {}",
+                                    prefix(&v.to_string(), 200)
+                                )
+                            })
+                            .and_then(|s| {
+                                base64::engine::general_purpose::STANDARD
+                                    .decode(s)
+                                    .map_err(|e| format!("bad base64 image: {e}"))
+                            }),
+                        Err(e @ CallError::Http { .. }) => Err(format!("{url}: {e}")),
+                        Err(e) => Err(match called.gave_up {
+                            Some(g) => format!("{e} ({g})"),
+                            None => e.to_string(),
+                        }),
+                    };
+                    (i, path, res)
                 }
-                out[i] = Some(res);
-            }
-            out.into_iter().map(|r| r.unwrap_or_else(|| Err("image task failed".into()))).collect()
-        })
+            },
+            |d| {
+                if let Done::Ok((i, path, res)) = d {
+                    self.stats.image_calls.fetch_add(1, Ordering::Relaxed);
+                    if let Ok(bytes) = &res {
+                        if let Some(parent) = path.parent() {
+                            let _ = std::fs::create_dir_all(parent);
+                        }
+                        let _ = std::fs::write(path.with_extension("png"), bytes);
+                    }
+                    out[i] = Some(res);
+                }
+                true
+            },
+        ));
+        out.into_iter()
+            .map(|r| r.unwrap_or_else(|| Err("internal error: the image task panicked".into())))
+            .collect()
     }
 }
 

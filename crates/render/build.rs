@@ -28,7 +28,7 @@ fn main() {
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) => panic!(
-                "\n\nksafe-build needs the Korean font {name} ({e} at {}).\n\
+                "\n\nksafe-render needs the Korean font {name} ({e} at {}).\n\
                  Install it with:  sudo apt-get install fonts-nanum\n\
                  or set KSAFE_FONT_DIR to a folder holding NanumGothic.ttf and NanumGothicBold.ttf.\n\n",
                 path.display()

@@ -1,8 +1,8 @@
 //! Locale packs (`locales/<code>/`), embedded in the binary. The pipeline has no
 //! locale-specific code: everything a locale needs is data here.
 
-use crate::render::scene::{SceneSpec, SceneStyle, SceneUi};
 use ksafe_core::{Category, QueryType, TemplateKind};
+use ksafe_render::scene::{SceneSpec, SceneStyle, SceneUi};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -287,19 +287,18 @@ pub struct Locale {
 
 impl Locale {
     /// The fonts this pack renders with, checked against the pinned hash.
-    pub fn fonts(&self) -> Result<std::sync::Arc<crate::render::Fonts>, LocaleError> {
+    pub fn fonts(&self) -> Result<std::sync::Arc<ksafe_render::Fonts>, LocaleError> {
         let m = &self.meta;
         if m.font.is_empty() || m.font == "embedded" {
-            return Ok(crate::render::Fonts::embedded());
+            return Ok(ksafe_render::Fonts::embedded());
         }
         let path = std::path::Path::new(&m.font);
-        let fonts =
-            crate::render::Fonts::from_path(path).map_err(|e| LocaleError::FontMissing {
-                locale: m.code.clone(),
-                path: m.font.clone(),
-                package: m.font_package.clone(),
-                message: e.to_string(),
-            })?;
+        let fonts = ksafe_render::Fonts::from_path(path).map_err(|e| LocaleError::FontMissing {
+            locale: m.code.clone(),
+            path: m.font.clone(),
+            package: m.font_package.clone(),
+            message: e.to_string(),
+        })?;
         let got = &fonts.records[0].sha256;
         if !m.font_sha256.is_empty() && *got != m.font_sha256 {
             return Err(LocaleError::FontHash {
@@ -327,9 +326,13 @@ impl Locale {
             message: e.to_string(),
         };
         let meta: PackMeta = toml::from_str(files.pack).map_err(|e| parse_err("pack.toml", e))?;
-        let mut style: SceneStyle =
-            toml::from_str(files.names).map_err(|e| parse_err("names.toml", e))?;
-        style.ui = meta.ui.clone();
+        let style = SceneStyle::from_pack(files.names, files.pack).map_err(|message| {
+            LocaleError::Parse {
+                locale: code.to_string(),
+                file: "names.toml",
+                message,
+            }
+        })?;
         let templates: Templates =
             toml::from_str(files.templates).map_err(|e| parse_err("templates.toml", e))?;
         for kind in TemplateKind::ALL {

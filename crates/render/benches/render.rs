@@ -1,12 +1,11 @@
-//! Rendering throughput: images per second on one and two threads (`cargo bench -p ksafe-build`).
+//! Rendering throughput: images per second on one and two threads (`cargo bench -p ksafe-render`).
 //! Prints the median of several rounds; these machines are noisy, so compare medians.
 
-use ksafe_build::locale::Locale;
-use ksafe_build::render::scene::render_scene;
-use ksafe_build::render::{encode_png, typography, Fonts, SceneKind, SceneSpec, TypoOptions};
+use ksafe_render::scene::render_scene;
+use ksafe_render::{encode_png, typography, Fonts, SceneKind, SceneSpec, TypoOptions};
 use std::time::Instant;
 
-fn work(i: usize, fonts: &Fonts, style: &ksafe_build::render::SceneStyle) -> usize {
+fn work(i: usize, fonts: &Fonts, style: &ksafe_render::SceneStyle) -> usize {
     let kind = SceneKind::ALL[i % SceneKind::ALL.len()];
     let spec = SceneSpec {
         kind,
@@ -22,7 +21,7 @@ fn work(i: usize, fonts: &Fonts, style: &ksafe_build::render::SceneStyle) -> usi
     a.len() + b.len()
 }
 
-fn round(threads: usize, n: usize, fonts: &Fonts, style: &ksafe_build::render::SceneStyle) -> f64 {
+fn round(threads: usize, n: usize, fonts: &Fonts, style: &ksafe_render::SceneStyle) -> f64 {
     let t = Instant::now();
     std::thread::scope(|s| {
         for k in 0..threads {
@@ -41,7 +40,7 @@ fn round(threads: usize, n: usize, fonts: &Fonts, style: &ksafe_build::render::S
 
 fn main() {
     let fonts = Fonts::embedded();
-    let style = Locale::load("ko").unwrap().style;
+    let style = ko_style();
     let n = 70;
     round(1, 14, &fonts, &style); // warm-up
     for threads in [1, 2] {
@@ -52,4 +51,13 @@ fn main() {
             rates[2], rates[0], rates[4], 2 * n
         );
     }
+}
+
+/// The Korean pack's names and UI words.
+fn ko_style() -> ksafe_render::SceneStyle {
+    ksafe_render::SceneStyle::from_pack(
+        include_str!("../../../locales/ko/names.toml"),
+        include_str!("../../../locales/ko/pack.toml"),
+    )
+    .unwrap()
 }

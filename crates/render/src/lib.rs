@@ -2,6 +2,8 @@
 //! images (`T`), image + typography composites (`IT`) and scene cards (the stand-in for photos of
 //! real-world contexts). Pure Rust, deterministic: the same input and seed give the same bytes.
 
+#![warn(missing_docs)]
+
 pub mod canvas;
 pub mod font;
 pub mod scene;

@@ -1,12 +1,9 @@
 use ab_glyph::Font;
 use image::RgbImage;
-use ksafe_build::locale::Locale;
-use ksafe_build::render::scene::render_scene;
-use ksafe_build::render::wrap::wrap;
-use ksafe_build::render::{
-    composite, encode_png, typography, Fonts, SceneKind, SceneSpec, TypoOptions,
-};
 use ksafe_core::Rng;
+use ksafe_render::scene::render_scene;
+use ksafe_render::wrap::wrap;
+use ksafe_render::{composite, encode_png, typography, Fonts, SceneKind, SceneSpec, TypoOptions};
 
 /// Bounding box of pixels that differ from the background colour of the top-left pixel.
 fn ink_box(img: &RgbImage, bg: [u8; 3]) -> Option<(u32, u32, u32, u32)> {
@@ -132,7 +129,7 @@ fn spec(kind: SceneKind) -> SceneSpec {
 #[test]
 fn scene_cards_are_deterministic_and_varied() {
     let fonts = Fonts::embedded();
-    let style = Locale::load("ko").unwrap().style;
+    let style = ko_style();
     for kind in SceneKind::ALL {
         let a = render_scene(&fonts, &spec(kind), &style, 1).unwrap();
         let b = render_scene(&fonts, &spec(kind), &style, 1).unwrap();
@@ -185,4 +182,13 @@ fn rendering_the_same_random_text_twice_is_byte_identical() {
     let a = encode_png(&typography(&fonts, &text, &TypoOptions::default()).unwrap());
     let b = encode_png(&typography(&fonts, &text, &TypoOptions::default()).unwrap());
     assert_eq!(a, b);
+}
+
+/// The Korean pack's names and UI words.
+fn ko_style() -> ksafe_render::SceneStyle {
+    ksafe_render::SceneStyle::from_pack(
+        include_str!("../../../locales/ko/names.toml"),
+        include_str!("../../../locales/ko/pack.toml"),
+    )
+    .unwrap()
 }

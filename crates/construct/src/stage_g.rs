@@ -6,10 +6,10 @@ use crate::model::{field, parse_classification, unparseable};
 use crate::pipeline::{
     per_category, prompt, render_all, scene_text, BuildError, GQuery, Profile, Run, BATCH,
 };
-use crate::render::scene::render_scene;
-use crate::render::{composite, encode_png, typography, SceneSpec, TypoOptions};
 use image::RgbImage;
 use ksafe_core::{Category, Culture, Dataset, ImageType, Provenance, Rng, Sample, Subset};
+use ksafe_render::scene::render_scene;
+use ksafe_render::{composite, encode_png, typography, SceneSpec, TypoOptions};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -89,6 +89,55 @@ pub fn seeds_from_mmsb(dir: &std::path::Path) -> Result<Vec<GWork>, BuildError> 
 type Rendered = Result<(RgbImage, [Vec<u8>; 3]), String>;
 
 pub fn build_g(run: &mut Run) -> Result<(), BuildError> {
+    let t = Instant::now();
+    let seeds = g_pool(run)?;
+    let seeds = g_select(run, seeds);
+    let contextual = seeds.iter().filter(|s| s.contextual).count();
+    run.stage(
+        "G select",
+        seeds.len() as u64,
+        t,
+        format!(
+            "seeds ({contextual} contextual, {} non-contextual)",
+            seeds.len() - contextual
+        ),
+    );
+
+    let t = Instant::now();
+    let seeds = g_substitute(run, seeds);
+    let substituted = seeds
+        .iter()
+        .filter(|s| s.contextual && s.culture_sub.is_some())
+        .count();
+    run.stage(
+        "G substitute",
+        substituted as u64,
+        t,
+        "culture phrases substituted".into(),
+    );
+
+    let t = Instant::now();
+    let seeds = g_translate(run, seeds)?;
+    let mut kept = g_filter(run, seeds);
+    g_twins(run, &mut kept);
+    run.stage(
+        "G translate",
+        kept.len() as u64,
+        t,
+        "localized queries".into(),
+    );
+
+    let t = Instant::now();
+    let (written, benign_g) = g_images(run, &kept)?;
+    run.stage("G images", written, t, "samples (I, T, IT)".into());
+    if benign_g > 0 {
+        run.push_stage("G benign twins", benign_g, 0.0, "benign samples (I, T, IT)");
+    }
+    Ok(())
+}
+
+/// The seed pool (the pack's G seeds, or an imported MM-SafetyBench) drawn per category.
+fn g_pool(run: &Run) -> Result<Vec<GWork>, BuildError> {
     let cfg = run.cfg;
     let mut rng = Rng::derive(cfg.seed, "g.select");
     let full = run.loc.meta.build.g_seeds_per_category;
@@ -96,7 +145,6 @@ pub fn build_g(run: &mut Run) -> Result<(), BuildError> {
         Profile::Full => full,
         Profile::Lite => full.min(10),
     };
-    let t = Instant::now();
     let pool: Vec<GWork> = match &cfg.g_source {
         Some(dir) => seeds_from_mmsb(dir)?,
         None => run
@@ -122,12 +170,17 @@ pub fn build_g(run: &mut Run) -> Result<(), BuildError> {
             })
             .collect(),
     };
-    let mut seeds: Vec<GWork> = per_category(&pool, |s| s.category, n, &mut rng)
+    let seeds: Vec<GWork> = per_category(&pool, |s| s.category, n, &mut rng)
         .into_iter()
         .cloned()
         .collect();
 
-    // Stage 1: cultural context-dependent query selection.
+    Ok(seeds)
+}
+
+/// Stage 1: cultural context-dependent query selection (from the pack offline; the
+/// generator's classification in model mode).
+fn g_select(run: &mut Run, mut seeds: Vec<GWork>) -> Vec<GWork> {
     if let Some(g) = &run.generator {
         let prompts: Vec<String> = seeds
             .iter()
@@ -148,19 +201,11 @@ pub fn build_g(run: &mut Run) -> Result<(), BuildError> {
         }
         seeds = kept;
     }
-    let contextual = seeds.iter().filter(|s| s.contextual).count();
-    run.stage(
-        "G select",
-        seeds.len() as u64,
-        t,
-        format!(
-            "seeds ({contextual} contextual, {} non-contextual)",
-            seeds.len() - contextual
-        ),
-    );
+    seeds
+}
 
-    // Stage 2: culture-phrase substitution (contextual seeds only).
-    let t = Instant::now();
+/// Stage 2: culture-phrase substitution (contextual seeds only).
+fn g_substitute(run: &mut Run, mut seeds: Vec<GWork>) -> Vec<GWork> {
     if let Some(g) = &run.generator {
         let idx: Vec<usize> = (0..seeds.len()).filter(|&i| seeds[i].contextual).collect();
         let prompts: Vec<String> = idx
@@ -202,19 +247,12 @@ pub fn build_g(run: &mut Run) -> Result<(), BuildError> {
             run.drop_item(&s.id, Subset::G, s.category, "generator", reason);
         }
     }
-    let substituted = seeds
-        .iter()
-        .filter(|s| s.contextual && s.culture_sub.is_some())
-        .count();
-    run.stage(
-        "G substitute",
-        substituted as u64,
-        t,
-        "culture phrases substituted".into(),
-    );
+    seeds
+}
 
-    // Stage 3: translation (FAITH criteria), then privacy and near-duplicate filters.
-    let t = Instant::now();
+/// Stage 3: translation under the FAITH criteria (the pack's text offline).
+fn g_translate(run: &mut Run, mut seeds: Vec<GWork>) -> Result<Vec<GWork>, BuildError> {
+    let cfg = run.cfg;
     if let Some(g) = &run.generator {
         // three texts per seed: the query, the key phrase, and the masked query when the source has one
         let mut prompts = Vec::new();
@@ -273,6 +311,12 @@ pub fn build_g(run: &mut Run) -> Result<(), BuildError> {
             message: "MM-SafetyBench queries are English and must be translated: add --generator provider/model".into(),
         });
     }
+    Ok(seeds)
+}
+
+/// The privacy and near-duplicate text filters.
+fn g_filter(run: &mut Run, seeds: Vec<GWork>) -> Vec<GWork> {
+    let cfg = run.cfg;
     let mut dedup = TextDeduper::new(cfg.text_dup_threshold);
     let mut kept = Vec::new();
     for s in seeds {
@@ -297,6 +341,12 @@ pub fn build_g(run: &mut Run) -> Result<(), BuildError> {
             kept.push(s);
         }
     }
+    kept
+}
+
+/// Model mode: the generator writes each seed's benign twin (offline they are pack data).
+fn g_twins(run: &mut Run, kept: &mut [GWork]) {
+    let cfg = run.cfg;
     if let (Some(g), true) = (&run.generator, cfg.subsets.contains(&Subset::Benign)) {
         let prompts: Vec<String> = kept
             .iter()
@@ -342,15 +392,12 @@ pub fn build_g(run: &mut Run) -> Result<(), BuildError> {
             run.drop_item(&id, Subset::Benign, cat, "generator", reason);
         }
     }
-    run.stage(
-        "G translate",
-        kept.len() as u64,
-        t,
-        "localized queries".into(),
-    );
+}
 
-    // Stage 4: images I, T, IT.
-    let t = Instant::now();
+/// Stage 4: images I, T, IT, the image near-duplicate filter, and the samples (with the
+/// benign twins). Returns (samples, benign samples) written.
+fn g_images(run: &mut Run, kept: &[GWork]) -> Result<(u64, u64), BuildError> {
+    let cfg = run.cfg;
     run.progress.start("G images", kept.len() as u64 * 3);
     let typo = TypoOptions::default();
     let mut images = ImageDeduper::new(cfg.image_dup_distance);
@@ -502,11 +549,7 @@ pub fn build_g(run: &mut Run) -> Result<(), BuildError> {
             }
         }
     }
-    run.stage("G images", written, t, "samples (I, T, IT)".into());
-    if benign_g > 0 {
-        run.push_stage("G benign twins", benign_g, 0.0, "benign samples (I, T, IT)");
-    }
-    Ok(())
+    Ok((written, benign_g))
 }
 
 /// The benign twin of a G seed, in the three image types: the seed's scene, the typography of
