@@ -8,15 +8,27 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 /// Culturally grounded multimodal safety evaluation (KSAFE-MM and friends).
-///
-/// Exit codes: 0 success; 1 the command ran and found problems (e.g. an invalid dataset);
-/// 2 usage or input error.
 #[derive(Parser)]
-#[command(name = "ksafe", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "ksafe",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = EXIT_CODES
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
+
+/// The exit codes every command uses, shown under `--help`.
+const EXIT_CODES: &str = "Exit codes:
+  0  success: every selected sample answered (or blocked by the provider's own filter)
+  1  the command ran and found problems (an invalid dataset)
+  2  usage or input error (one line per cause, naming the file, line or sample)
+  3  a run finished, but some samples failed (their count is printed; --retry-errors asks again)
+  4  a run was stopped: its target cannot be used (refused key, missing model, nothing listening)";
 
 #[derive(Subcommand)]
 enum Command {
@@ -29,7 +41,10 @@ enum Command {
     ///
     /// Examples:
     ///   ksafe run
-    ///   ksafe run --profile full --target openai-api/local/Qwen3-VL-8B --base-url http://127.0.0.1:8000/v1 --judge-model openai-api/j/Qwen3-235B --judge-base-url http://127.0.0.1:8001/v1
+    ///   ksafe run --profile full --target openai-api/local/Qwen3-VL-8B \
+    ///       --base-url http://127.0.0.1:8000/v1 \
+    ///       --judge-model openai-api/j/Qwen3-235B --judge-base-url http://127.0.0.1:8001/v1
+    #[command(verbatim_doc_comment)]
     Run(Box<cmd::run::RunArgs>),
     /// Build a benchmark for a locale with the general-to-local pipeline (offline by default).
     ///
@@ -40,8 +55,9 @@ enum Command {
     /// image filters drop items and list them in filter_report.jsonl.
     ///
     /// Examples:
-    ///   ksafe build --locale ko --out ksafe-ko            # the paper's full structure (14k+ samples)
-    ///   ksafe build --locale ko --profile lite --out lite # ~10 seeds per category, seconds
+    ///   ksafe build --locale ko --out ksafe-ko              # the paper's full structure
+    ///   ksafe build --locale ko --profile lite --out lite   # ~10 seeds per category, seconds
+    #[command(verbatim_doc_comment)]
     Build(cmd::build::BuildArgs),
     /// Run one or more targets over a dataset, resumably, within rate limits.
     ///
@@ -52,8 +68,10 @@ enum Command {
     ///
     /// Examples:
     ///   ksafe eval --dataset ksafe-lite --target mock/refuse
-    ///   ksafe eval --dataset ksafe-ko --target openai-api/local/Qwen3-VL-8B --base-url http://127.0.0.1:8000/v1 --concurrency 64
+    ///   ksafe eval --dataset ksafe-ko --target openai-api/local/Qwen3-VL-8B \
+    ///       --base-url http://127.0.0.1:8000/v1 --concurrency 64
     ///   ksafe eval --dataset ksafe-ko --target openai/gpt-5-nano --rpm 500 --subset C --limit 200
+    #[command(verbatim_doc_comment)]
     Eval(Box<cmd::eval::EvalArgs>),
     /// Say what an evaluation will cost before running it: requests, tokens, image payload, ETA.
     Plan(Box<cmd::eval::PlanArgs>),
@@ -64,9 +82,11 @@ enum Command {
     ///
     /// Examples:
     ///   ksafe judge --judge heuristic
-    ///   ksafe judge RUN --judge paper --judge-model openai-api/j/Qwen3-235B --judge-model openai/gpt-5-nano --judge-base-url http://127.0.0.1:8001/v1
+    ///   ksafe judge RUN --judge paper --judge-model openai-api/j/Qwen3-235B \
+    ///       --judge-model openai/gpt-5-nano --judge-base-url http://127.0.0.1:8001/v1
     ///   ksafe judge --input responses.jsonl --judge heuristic --out verdicts.jsonl
     ///   ksafe judge agreement RUN --human labels.jsonl
+    #[command(verbatim_doc_comment)]
     Judge(Box<cmd::judge::JudgeArgs>),
     /// The paper's tables for judged runs: ASR and refusal by subset, category, query type and
     /// image type, with 95 % intervals, as Markdown, JSON and CSV.

@@ -275,7 +275,7 @@ fn ksafe_run_on_defaults_produces_the_report() {
     let again = ksafe().current_dir(tmp.path()).arg("run").output().unwrap();
     let err = String::from_utf8_lossy(&again.stderr);
     assert!(
-        err.contains(&format!("{total} already stored, 0 answered now"))
+        err.contains(&format!("{total} already stored, 0 asked now"))
             && err.contains("heuristic: 0 new verdicts"),
         "{err}"
     );

@@ -1,5 +1,5 @@
 //! The pipeline's filters: near-duplicate text (character n-gram Jaccard similarity),
-//! near-duplicate images (64-bit difference hash), and privacy (Korean resident registration
+//! near-duplicate images (256-bit difference hash), and privacy (Korean resident registration
 //! numbers, phone numbers, e-mail addresses, account numbers, names of private persons).
 
 use image::RgbImage;
@@ -11,6 +11,7 @@ pub fn trigrams(text: &str) -> HashSet<[char; 3]> {
     chars.windows(3).map(|w| [w[0], w[1], w[2]]).collect()
 }
 
+/// Jaccard similarity of two trigram sets, from 0 (disjoint) to 1 (equal; also for two empty sets).
 pub fn jaccard(a: &HashSet<[char; 3]>, b: &HashSet<[char; 3]>) -> f64 {
     if a.is_empty() && b.is_empty() {
         return 1.0;
@@ -26,6 +27,8 @@ pub struct TextDeduper {
 }
 
 impl TextDeduper {
+    /// A deduper that refuses a text whose trigram Jaccard similarity to a kept one is at least
+    /// `threshold` (0 to 1).
     pub fn new(threshold: f64) -> TextDeduper {
         TextDeduper {
             threshold,
@@ -52,6 +55,7 @@ impl TextDeduper {
 /// palette get the same 64 bits whatever their messages say.
 pub type ImageHash = [u64; 4];
 
+/// The [`ImageHash`] of an image (any size).
 pub fn dhash(img: &RgbImage) -> ImageHash {
     let small = image::imageops::resize(img, 17, 16, image::imageops::FilterType::Triangle);
     let grey = |x: u32, y: u32| {
@@ -79,6 +83,8 @@ pub struct ImageDeduper {
 }
 
 impl ImageDeduper {
+    /// A deduper that refuses an image whose hash differs from a kept one in at most `max_distance`
+    /// bits (of 256).
     pub fn new(max_distance: u32) -> ImageDeduper {
         ImageDeduper {
             max_distance,
@@ -86,6 +92,8 @@ impl ImageDeduper {
         }
     }
 
+    /// Keep `hash` under `id`, or `Err((id, distance))` naming the kept image it duplicates and the
+    /// number of differing bits.
     pub fn check(&mut self, id: &str, hash: ImageHash) -> Result<(), (String, u32)> {
         for (other, h) in &self.kept {
             let d = distance(h, &hash);
@@ -101,14 +109,20 @@ impl ImageDeduper {
 /// What kind of personal data a text contains.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PrivacyHit {
+    /// A resident registration number (주민등록번호), as found.
     ResidentNumber(String),
+    /// A mobile or landline phone number, as found.
     Phone(String),
+    /// An e-mail address, as found.
     Email(String),
+    /// A bank account number (3–4 hyphenated groups, 10–14 digits), as found.
     Account(String),
+    /// A private person's name from the locale pack.
     PrivateName(String),
 }
 
 impl PrivacyHit {
+    /// A short description for the filter report, e.g. `phone number '010-1234-5678'`.
     pub fn reason(&self) -> String {
         match self {
             PrivacyHit::ResidentNumber(s) => format!("resident registration number '{s}'"),

@@ -8,12 +8,19 @@ use std::collections::BTreeMap;
 
 /// The raw files of one pack.
 pub struct PackFiles {
+    /// The locale code, e.g. `ko`.
     pub code: &'static str,
+    /// `pack.toml`: metadata, build sizes and UI words.
     pub pack: &'static str,
+    /// `names.toml`: the names that fill the scene cards.
     pub names: &'static str,
+    /// `templates.toml`: the phrasings of the three C query templates.
     pub templates: &'static str,
+    /// `jailbreaks.toml`: the phrasings of the 10 jailbreak strategies.
     pub jailbreaks: &'static str,
+    /// `g_seeds.jsonl`: the G seeds, one JSON object a line.
     pub g_seeds: &'static str,
+    /// `c_topics.jsonl`: the C topics, one JSON object a line.
     pub c_topics: &'static str,
     /// Benign twins for the over-refusal subset (JSONL; may be empty).
     pub benign: &'static str,
@@ -21,6 +28,7 @@ pub struct PackFiles {
     pub prompts: &'static [(&'static str, &'static str)],
 }
 
+/// Every locale pack built into the binary (`ko`, `ja`).
 pub const PACKS: &[PackFiles] = &[
     PackFiles {
         code: "ko",
@@ -112,37 +120,57 @@ pub const PACKS: &[PackFiles] = &[
     },
 ];
 
+/// Why a locale pack cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum LocaleError {
+    /// The pack's font file cannot be loaded.
     #[error("locale '{locale}' renders with {path}, which is missing ({message}); install it with: sudo apt-get install {package} (or pass --font PATH)")]
     FontMissing {
+        /// The locale code.
         locale: String,
+        /// The font file's path.
         path: String,
+        /// The Debian package that installs it.
         package: String,
+        /// The loading error.
         message: String,
     },
+    /// The pack's font file differs from the pinned hash.
     #[error("{path} has sha256 {got}, but the '{locale}' pack pins {want}: images would differ between hosts (pass --font to use it anyway)")]
     FontHash {
+        /// The locale code.
         locale: String,
+        /// The font file's path.
         path: String,
+        /// The file's sha256.
         got: String,
+        /// The sha256 the pack pins.
         want: String,
     },
+    /// No pack has this code: the code asked for, and the available codes (comma-separated).
     #[error("unknown locale '{0}' (available: {1})")]
     Unknown(String, String),
+    /// A file of the pack does not parse or lacks something it needs.
     #[error("locales/{locale}/{file}: {message}")]
     Parse {
+        /// The locale code.
         locale: String,
+        /// The file, relative to `locales/<code>/`.
         file: &'static str,
+        /// What is wrong (with the line for JSONL files).
         message: String,
     },
 }
 
+/// The metadata of a pack (`pack.toml`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PackMeta {
+    /// The locale code, e.g. `ko`.
     pub code: String,
+    /// The language's English name, e.g. `Korean` (used in model-mode prompts).
     pub language: String,
+    /// The language's own name, e.g. `한국어`.
     pub language_native: String,
     /// The country the pack localizes to (used in model-mode prompts).
     pub country: String,
@@ -155,8 +183,10 @@ pub struct PackMeta {
     /// The Debian package that installs the font (for the error hint).
     #[serde(default)]
     pub font_package: String,
+    /// Seed counts for the full profile (defaults: the paper's).
     #[serde(default)]
     pub build: PackBuild,
+    /// The UI words of the scene cards (the `[ui]` table).
     #[serde(default)]
     pub ui: SceneUi,
 }
@@ -185,16 +215,28 @@ impl Default for PackBuild {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GSeed {
+    /// The seed's id, e.g. `g-privacy-003`.
     pub id: String,
+    /// Its risk category.
     pub category: Category,
+    /// The generic English query.
     pub en: String,
+    /// The English key phrase, the harmful core of the query.
     pub key_phrase_en: String,
+    /// Whether the query holds a culture-specific phrase that needs substituting.
     pub contextual: bool,
+    /// That culture-specific phrase; `None` for non-contextual seeds.
     pub culture_phrase_en: Option<String>,
+    /// The locale's substitute for the culture phrase; `None` when nothing is substituted.
     pub culture_sub: Option<String>,
+    /// The localized query.
     pub text: String,
+    /// The localized key phrase, printed on the T and IT images.
     pub key_phrase: String,
+    /// The localized query that points at the phrase at the bottom of the image instead of naming
+    /// it (used with T and IT in [`GQuery::Mmsb`](crate::pipeline::GQuery::Mmsb) mode).
     pub rephrased: String,
+    /// The scene card that stands in for the I image.
     pub scene: SceneSpec,
 }
 
@@ -202,15 +244,25 @@ pub struct GSeed {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CTopic {
+    /// The topic's id, e.g. `c-privacy-001`.
     pub id: String,
+    /// Its risk category.
     pub category: Category,
+    /// A short description of the harmful request.
     pub topic: String,
+    /// The social issue behind it.
     pub issue: String,
+    /// Who or what the request is aimed at.
     pub target: String,
+    /// The harmful content to produce about or for the target.
     pub attribute: String,
+    /// The harmful act or method asked about.
     pub mean: String,
+    /// The harmful justification or claim about the target.
     pub rationale: String,
+    /// The concrete situation or event in the locale's country.
     pub context: String,
+    /// Scene cards that show the context; each C image seed of the topic is drawn from one.
     pub scenes: Vec<SceneSpec>,
 }
 
@@ -233,10 +285,13 @@ impl CTopic {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BenignTwin {
+    /// The twin's id, e.g. `b-c-privacy-001`.
     pub id: String,
     /// The C topic or G seed it mirrors.
     pub twin_of: String,
+    /// Its category (that of the item it mirrors).
     pub category: Category,
+    /// The benign request.
     pub text: String,
     /// For G twins: the phrase printed on the typography image.
     #[serde(default)]
@@ -246,20 +301,28 @@ pub struct BenignTwin {
     pub rephrased: Option<String>,
 }
 
+/// One phrasing of a template or jailbreak strategy.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Phrasing {
+    /// The text with `{slot}` placeholders (and Korean particle slots such as `{target:을/를}`); a
+    /// jailbreak phrasing has exactly one `{query}`.
     pub text: String,
 }
 
+/// The phrasings of the three KSAFE-MM-C query templates (`templates.toml`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Templates {
+    /// Knowledge questions on {Context} and {Mean}.
     pub knowledge: Vec<Phrasing>,
+    /// Generation requests on {Target} and {Attribute}.
     pub action: Vec<Phrasing>,
+    /// Opinion requests on {Target} and {Rationale}.
     pub attitude: Vec<Phrasing>,
 }
 
 impl Templates {
+    /// The phrasings of one template kind.
     pub fn of(&self, kind: TemplateKind) -> &[Phrasing] {
         match kind {
             TemplateKind::Knowledge => &self.knowledge,
@@ -272,10 +335,15 @@ impl Templates {
 /// A loaded locale pack.
 #[derive(Debug, Clone)]
 pub struct Locale {
+    /// The pack's metadata.
     pub meta: PackMeta,
+    /// The names and UI words of the scene cards.
     pub style: SceneStyle,
+    /// The G seeds.
     pub g_seeds: Vec<GSeed>,
+    /// The C topics.
     pub c_topics: Vec<CTopic>,
+    /// The query templates.
     pub templates: Templates,
     /// The phrasings of each of the 10 jailbreak strategies.
     pub jailbreaks: BTreeMap<QueryType, Vec<Phrasing>>,
@@ -311,10 +379,13 @@ impl Locale {
         Ok(std::sync::Arc::new(fonts))
     }
 
+    /// The codes of every built-in pack.
     pub fn codes() -> Vec<&'static str> {
         PACKS.iter().map(|p| p.code).collect()
     }
 
+    /// Load and check the built-in pack `code`: every file parses, each template kind has a
+    /// phrasing, and each jailbreak strategy has phrasings with exactly one `{query}` slot.
     pub fn load(code: &str) -> Result<Locale, LocaleError> {
         let files = PACKS
             .iter()

@@ -202,6 +202,8 @@ impl Generator {
             .collect()
     }
 
+    /// Whether an image backend is configured for [`Generator::images_many`]; without one the
+    /// pipeline draws scene cards instead.
     pub fn has_image_backend(&self) -> bool {
         self.cfg.image_backend.is_some()
     }
@@ -306,6 +308,8 @@ pub fn parse_classification(text: &str) -> Option<(bool, Option<String>)> {
     Some((contextual, phrase))
 }
 
+/// The message for an answer of `step` that cannot be parsed: the item, the step and the start
+/// of the answer (at most 160 characters).
 pub fn unparseable(item: &str, step: &str, response: &str) -> String {
     format!(
         "{item}: the generator's {step} answer cannot be parsed; it starts: {}",

@@ -37,6 +37,7 @@ pub const PAPER_C_SEEDS: [(Category, usize); 11] = [
 /// G seeds per category in the paper (Table 1).
 pub const PAPER_G_SEEDS: usize = 50;
 
+/// How large a dataset to build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
@@ -60,18 +61,27 @@ pub enum GQuery {
     Full,
 }
 
+/// What to build, and where.
 #[derive(Clone)]
 pub struct BuildConfig {
+    /// The locale pack's code, e.g. `ko` (default: as given to [`BuildConfig::new`]).
     pub locale: String,
+    /// How large a dataset to build (default [`Profile::Full`]).
     pub profile: Profile,
+    /// The master seed; the same seed gives a byte-identical dataset (default 0).
     pub seed: u64,
+    /// The dataset directory to write; it must not exist or be empty.
     pub out: PathBuf,
+    /// Which text the G samples carry (default [`GQuery::Mmsb`]).
     pub g_query: GQuery,
+    /// The subsets to build (default G, C and benign). Benign items are twins made by the G and
+    /// C stages, so benign needs G or C too.
     pub subsets: Vec<Subset>,
     /// Jaccard similarity of character trigrams at or above which a query is a duplicate.
     pub text_dup_threshold: f64,
     /// Hamming distance of image difference hashes at or below which an image is a duplicate.
     pub image_dup_distance: u32,
+    /// Threads for rendering images (default: the available parallelism).
     pub threads: usize,
     /// Fonts to render with; `None` uses the locale pack's (pinned) fonts.
     pub fonts: Option<Arc<Fonts>>,
@@ -82,6 +92,9 @@ pub struct BuildConfig {
 }
 
 impl BuildConfig {
+    /// A configuration for `locale` into `out` with the defaults: full profile, seed 0, every
+    /// subset, text duplicates at Jaccard ≥ 0.92, only identical image hashes as duplicates,
+    /// offline (no model).
     pub fn new(locale: &str, out: PathBuf) -> BuildConfig {
         BuildConfig {
             locale: locale.to_string(),
@@ -102,70 +115,114 @@ impl BuildConfig {
     }
 }
 
+/// Why a build failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    /// The locale pack cannot be loaded, or its fonts are missing or differ from the pinned ones.
     #[error(transparent)]
     Locale(#[from] LocaleError),
+    /// Reading a dataset (`--g-source`) or writing the output dataset failed.
     #[error(transparent)]
     Dataset(#[from] DatasetError),
+    /// A text cannot be rendered with the fonts.
     #[error("{item}: {source}")]
     Render {
+        /// The item being rendered (e.g. `G seed g-privacy-003`).
         item: String,
+        /// The font's error.
         #[source]
         source: FontError,
     },
+    /// A query template cannot be filled, or the configuration cannot work (e.g. `--g-source`
+    /// without a generator).
     #[error("{item}: {message}")]
-    Template { item: String, message: String },
+    Template {
+        /// The item or option at fault (e.g. `C topic c-privacy-001`, `--g-source`).
+        item: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 /// Progress of the stages, for a progress display.
 pub trait Progress: Sync {
+    /// A stage with `total` steps begins.
     fn start(&self, _stage: &str, _total: u64) {}
+    /// `n` more steps of the current stage are done.
     fn inc(&self, _n: u64) {}
+    /// A stage is done; `summary` is its count and note.
     fn finish(&self, _stage: &str, _summary: &str) {}
 }
 
+/// A [`Progress`] that shows nothing.
 pub struct NoProgress;
 impl Progress for NoProgress {}
 
+/// What one stage did, for the build summary and the manifest.
 #[derive(Debug, Clone, Serialize)]
 pub struct StageReport {
+    /// The stage's name, e.g. `G select`, `C images`.
     pub stage: String,
+    /// How many items it produced.
     pub count: u64,
+    /// Wall-clock time it took, in seconds.
     pub seconds: f64,
+    /// What the count counts, and any detail.
     pub note: String,
 }
 
+/// An item a filter or a failed step removed; one line of `filter_report.jsonl`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Dropped {
+    /// The item's id (a seed id or key).
     pub id: String,
+    /// The subset it would have been in.
     pub subset: Subset,
+    /// Its category.
     pub category: Category,
+    /// What removed it: `privacy`, `text_dedup`, `image_dedup`, `image` or `generator`.
     pub filter: &'static str,
+    /// Why (the match, the duplicate and its similarity, or the error).
     pub reason: String,
 }
 
+/// What a build produced.
 pub struct BuildReport {
+    /// The manifest written to the dataset.
     pub manifest: Manifest,
+    /// What each stage did, in order.
     pub stages: Vec<StageReport>,
+    /// Every item dropped, in order.
     pub dropped: Vec<Dropped>,
+    /// Wall-clock time of the whole build, in seconds.
     pub seconds: f64,
 }
 
+/// The state of a build as it moves through the stages.
 pub struct Run<'a> {
+    /// The build configuration.
     pub cfg: &'a BuildConfig,
+    /// The fonts images are rendered with.
     pub fonts: Arc<Fonts>,
+    /// The locale pack.
     pub loc: Locale,
+    /// Where progress is reported.
     pub progress: &'a dyn Progress,
+    /// The dataset being written.
     pub writer: DatasetWriter,
+    /// What each stage did so far.
     pub stages: Vec<StageReport>,
+    /// The items dropped so far.
     pub dropped: Vec<Dropped>,
+    /// Private persons' names for the privacy filter (the pack's `people`).
     pub names: Vec<String>,
     /// Model mode: the generator for the LLM steps (and the image backend).
     pub generator: Option<Generator>,
 }
 
 impl Run<'_> {
+    /// The generator recorded in each sample's provenance: the model-mode generator's name, or
+    /// `offline:pack`.
     pub fn generator_name(&self) -> String {
         match &self.generator {
             Some(_) => self
@@ -178,6 +235,7 @@ impl Run<'_> {
         }
     }
 
+    /// Record a stage whose time, in seconds, the caller measured.
     pub fn push_stage(&mut self, stage: &str, count: u64, seconds: f64, note: &str) {
         self.stages.push(StageReport {
             stage: stage.to_string(),
@@ -187,6 +245,7 @@ impl Run<'_> {
         });
     }
 
+    /// Record a stage that started at `t`, and tell the progress display it finished.
     pub fn stage(&mut self, stage: &str, count: u64, t: Instant, note: String) {
         self.progress.finish(stage, &format!("{count} {note}"));
         self.stages.push(StageReport {
@@ -197,6 +256,7 @@ impl Run<'_> {
         });
     }
 
+    /// Record an item `filter` dropped, with the reason, for `filter_report.jsonl`.
     pub fn drop_item(
         &mut self,
         id: &str,
@@ -341,6 +401,7 @@ pub fn render_all<T: Sync, R: Send>(
     })
 }
 
+/// A scene's title and lines joined by spaces, for prompts and the text filters.
 pub fn scene_text(s: &SceneSpec) -> String {
     let mut t = s.title.clone();
     for l in &s.lines {
@@ -350,6 +411,7 @@ pub fn scene_text(s: &SceneSpec) -> String {
     t
 }
 
+/// How many seeds go through a stage's model calls and images at a time.
 pub const BATCH: usize = 48;
 
 /// A model-mode prompt of the pack, filled with the locale's language and country and `vars`.

@@ -121,11 +121,9 @@ pub fn build_c(run: &mut Run) -> Result<(), BuildError> {
             let tq = Instant::now();
             let room = (want - accepted).min(BATCH);
             let mut batch: Vec<CSeed> = Vec::new();
-            let exhausted;
-            exhausted = c_template_queries(&loc, cfg.seed, &mut candidates, room, &mut batch)?;
+            let exhausted = c_template_queries(&loc, cfg.seed, &mut candidates, room, &mut batch)?;
             c_generate_queries(run, cat, &mut batch);
-            let filtered = c_filter(run, cat, &mut dedup, batch);
-            let batch = filtered;
+            let batch = c_filter(run, cat, &mut dedup, batch);
             t_queries += tq.elapsed().as_secs_f64();
             if batch.is_empty() {
                 if exhausted {

@@ -11,8 +11,11 @@ use std::fs::{self, File};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+/// The samples file of a dataset directory: one JSON [`Sample`] per line.
 pub const SAMPLES_FILE: &str = "samples.jsonl";
+/// The manifest file of a dataset directory (see [`Manifest`]).
 pub const MANIFEST_FILE: &str = "manifest.json";
+/// The directory of a dataset that holds its images, under `<sha[..2]>/<sha>.<ext>`.
 pub const IMAGES_DIR: &str = "images";
 
 /// Writes a dataset directory. Images are stored once by content hash, however many samples
@@ -47,6 +50,7 @@ impl DatasetWriter {
         })
     }
 
+    /// The dataset directory being written.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -99,6 +103,7 @@ impl DatasetWriter {
         })
     }
 
+    /// Append one sample as a line of `samples.jsonl` and count it.
     pub fn write(&mut self, sample: &Sample) -> Result<()> {
         let path = self.dir.join(SAMPLES_FILE);
         let line = serde_json::to_string(sample)
@@ -111,6 +116,7 @@ impl DatasetWriter {
         Ok(())
     }
 
+    /// The counts of the samples written so far.
     pub fn counts(&self) -> &Counts {
         &self.counts
     }
@@ -144,6 +150,7 @@ impl DatasetWriter {
     }
 }
 
+/// Write `m` as pretty-printed JSON (with a trailing newline) to `dir/manifest.json`.
 pub fn write_manifest(dir: &Path, m: &Manifest) -> Result<()> {
     let path = dir.join(MANIFEST_FILE);
     let mut text =
@@ -155,8 +162,12 @@ pub fn write_manifest(dir: &Path, m: &Manifest) -> Result<()> {
 /// An existing dataset directory (or a bare `samples.jsonl`).
 #[derive(Debug, Clone)]
 pub struct Dataset {
+    /// The dataset directory (for a bare `.jsonl` file, the directory it is in).
     pub dir: PathBuf,
+    /// The samples file.
     pub samples_path: PathBuf,
+    /// The parsed `manifest.json`; `None` when the directory has none or a bare `.jsonl` file
+    /// other than `samples.jsonl` was opened.
     pub manifest: Option<Manifest>,
 }
 
@@ -214,6 +225,7 @@ impl Dataset {
     }
 }
 
+/// Join `rel` onto `dir`; an error if `rel` is absolute or contains `..`.
 pub fn resolve_image_path(dir: &Path, rel: &str) -> Result<PathBuf> {
     let p = Path::new(rel);
     if p.is_absolute()
@@ -237,6 +249,7 @@ pub struct SampleReader {
 }
 
 impl SampleReader {
+    /// Open a samples file for streaming.
     pub fn open(path: &Path) -> Result<SampleReader> {
         let f = File::open(path).map_err(|e| DatasetError::io(path, e))?;
         Ok(SampleReader {

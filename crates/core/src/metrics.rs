@@ -14,8 +14,11 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Tri {
+    /// The property holds: the response is unsafe, or it refuses.
     Yes,
+    /// The property does not hold.
     No,
+    /// No verdict could be given; excluded from rates but counted.
     Unscored,
 }
 
@@ -52,10 +55,15 @@ impl Tri {
 /// One judged response, with what the tables group by.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Judged {
+    /// The sample's id.
     pub sample_id: String,
+    /// The sample's subset.
     pub subset: Subset,
+    /// The sample's category.
     pub category: Category,
+    /// The sample's query type.
     pub query_type: QueryType,
+    /// The sample's image type; `None` for text-only samples.
     pub image_type: Option<ImageType>,
     /// Samples sharing a cluster are not independent (the 11 queries of one C image).
     pub cluster: String,
@@ -68,15 +76,21 @@ pub struct Judged {
 /// A proportion with its 95 % Wilson interval; unscored items are counted but excluded.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Rate {
+    /// Items that are `Yes`.
     pub k: u64,
+    /// Scored items (`Yes` or `No`).
     pub n: u64,
+    /// Items that are `Unscored` (not in `n`).
     pub unscored: u64,
     /// In percent.
     pub pct: f64,
+    /// Lower end of the 95 % Wilson interval, in percent (NaN when `n` is 0).
     pub lo: f64,
+    /// Upper end of the 95 % Wilson interval, in percent (NaN when `n` is 0).
     pub hi: f64,
 }
 
+/// The z value of a two-sided 95 % interval (the standard normal's 97.5th percentile).
 pub const Z95: f64 = 1.959_963_984_540_054;
 
 /// 95 % Wilson score interval for k successes in n trials, in percent.
@@ -96,6 +110,7 @@ pub fn wilson(k: u64, n: u64) -> (f64, f64) {
 }
 
 impl Rate {
+    /// The rate of `Yes` among the scored verdicts of `items`.
     pub fn of<'a>(items: impl Iterator<Item = &'a Tri>) -> Rate {
         let (mut k, mut n, mut u) = (0, 0, 0);
         for t in items {
@@ -111,6 +126,7 @@ impl Rate {
         Rate::from_counts(k, n, u)
     }
 
+    /// The rate of `k` of `n` scored items (`pct` and the interval are NaN when `n` is 0).
     pub fn from_counts(k: u64, n: u64, unscored: u64) -> Rate {
         let (lo, hi) = wilson(k, n);
         Rate {
@@ -192,10 +208,14 @@ pub fn rate_by<K: Ord + Clone>(
 pub struct SubsetFigure {
     /// In percent.
     pub pct: f64,
-    /// Wilson interval (pooled) or the interval of the mean of category rates (G).
+    /// Lower end of the 95 % interval, in percent: the Wilson interval (pooled) or the interval
+    /// of the mean of category rates (G).
     pub lo: f64,
+    /// Upper end of the same interval, in percent.
     pub hi: f64,
+    /// Scored samples the figure is over.
     pub n: u64,
+    /// Unscored samples, excluded from the figure.
     pub unscored: u64,
 }
 
@@ -289,13 +309,16 @@ pub struct McNemar {
     pub a_only: u64,
     /// A safe, B unsafe.
     pub b_only: u64,
+    /// Both runs unsafe.
     pub both: u64,
+    /// Neither run unsafe.
     pub neither: u64,
     /// Two-sided p-value: exact binomial below 50 discordant pairs, else χ² with continuity
     /// correction.
     pub p_value: f64,
 }
 
+/// McNemar's test over paired outcomes `(a unsafe, b unsafe)` of the same samples.
 pub fn mcnemar(pairs: impl Iterator<Item = (bool, bool)>) -> McNemar {
     let (mut a, mut b, mut both, mut neither) = (0u64, 0u64, 0u64, 0u64);
     for (x, y) in pairs {
@@ -444,22 +467,31 @@ mod tests {
 /// A judged run, as the report sees it: what was measured and every judged sample.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunData {
+    /// The run's id.
     pub run_id: String,
     /// The target's name (`openai-api/local/qwen…`, `mock/refuse`).
     pub target: String,
+    /// Whether the target is a mock (not a model).
     pub is_mock: bool,
+    /// The dataset directory the run was made on.
     pub dataset: String,
+    /// The sha256 of the dataset's samples file.
     pub dataset_hash: String,
-    /// Decoding parameters and runner configuration, as stored.
+    /// Decoding parameters and system prompt of the run (JSON), as stored.
     pub params: serde_json::Value,
+    /// Concurrency, limits, retries and selection of the run (JSON).
     pub config: serde_json::Value,
+    /// The tool and version that made the run.
     pub tool: String,
-    /// The safety judges combined, how, and the refusal judge.
+    /// The ids of the safety judges whose verdicts are combined into `unsafe_`.
     pub safety_judges: Vec<String>,
+    /// How the safety verdicts were combined: `or`, `and` or `majority`.
     pub combine: String,
+    /// The id of the refusal judge; `None` when the run has no refusal verdicts.
     pub refusal_judge: Option<String>,
     /// Judge id → (judge model, prompt hash).
     pub judge_info: BTreeMap<String, (String, String)>,
+    /// Every judged sample of the run.
     pub judged: Vec<Judged>,
     /// Why verdicts were unscored, with counts.
     pub unscored_reasons: BTreeMap<String, u64>,

@@ -173,9 +173,12 @@ fn economic_harm(q: &str) -> (Category, &'static str) {
     }
 }
 
+/// Options of [`import_mmsb`].
 #[derive(Debug, Clone)]
 pub struct MmsbOptions {
+    /// Which question becomes the sample text (default: [`QuestionField::Rephrased`]).
     pub question: QuestionField,
+    /// The dataset name written to the manifest; `None` gives `mm-safetybench`.
     pub name: Option<String>,
 }
 

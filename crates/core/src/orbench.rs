@@ -68,6 +68,9 @@ pub fn parse_csv(text: &str) -> std::result::Result<Vec<Vec<String>>, String> {
         .collect())
 }
 
+/// Import an OR-Bench CSV (a header row with `prompt` and `category` columns) into a new dataset
+/// directory `out` (which must not exist or be empty): one text-only `benign` sample of `locale`
+/// per row. Fails on the first row with an empty prompt or an unknown category, naming its row.
 pub fn import_orbench(csv: &Path, out: &Path, locale: &str) -> Result<Manifest> {
     let text = std::fs::read_to_string(csv).map_err(|e| DatasetError::io(csv, e))?;
     let rows = parse_csv(&text).map_err(|m| DatasetError::invalid(csv, m))?;

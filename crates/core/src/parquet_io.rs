@@ -193,19 +193,34 @@ fn write_group(
 /// The sample fields a column can be mapped onto.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SampleField {
+    /// [`Sample::id`](crate::Sample::id).
     Id,
+    /// [`Sample::subset`](crate::Sample::subset).
     Subset,
+    /// [`Sample::category`](crate::Sample::category).
     Category,
+    /// [`Sample::locale`](crate::Sample::locale).
     Locale,
+    /// [`Sample::text`](crate::Sample::text).
     Text,
+    /// [`Sample::image`](crate::Sample::image): image bytes, a path relative to the Parquet file,
+    /// or a `{bytes, path}` struct.
     Image,
+    /// [`Sample::image_type`](crate::Sample::image_type).
     ImageType,
+    /// [`Sample::query_type`](crate::Sample::query_type).
     QueryType,
+    /// [`Sample::template_kind`](crate::Sample::template_kind).
     TemplateKind,
+    /// [`Sample::parent_id`](crate::Sample::parent_id).
     ParentId,
+    /// [`Sample::topic`](crate::Sample::topic).
     Topic,
+    /// [`Sample::variables`](crate::Sample::variables).
     Variables,
+    /// [`Sample::culture`](crate::Sample::culture).
     Culture,
+    /// [`Sample::provenance`](crate::Sample::provenance).
     Provenance,
     /// Read and dropped (e.g. a stored hash that is recomputed anyway).
     Ignore,
@@ -296,6 +311,7 @@ impl SampleField {
         (SampleField::Ignore, "ignore", &["imagesha256"]),
     ];
 
+    /// The field's name as written in `--map` and `--set` (`id`, `image_type`, …, `ignore`).
     pub fn name(self) -> &'static str {
         SampleField::ALL
             .iter()
@@ -304,6 +320,7 @@ impl SampleField {
             .unwrap_or("?")
     }
 
+    /// Parse a field name as [`SampleField::name`] writes it; `None` for any other string.
     pub fn parse(s: &str) -> Option<SampleField> {
         SampleField::ALL
             .iter()
@@ -319,6 +336,7 @@ impl SampleField {
             .map(|x| x.0)
     }
 
+    /// Every field name, in declaration order.
     pub fn names() -> Vec<&'static str> {
         SampleField::ALL.iter().map(|x| x.1).collect()
     }
@@ -331,6 +349,8 @@ pub struct ImportOptions {
     pub map: Vec<(String, SampleField)>,
     /// `field=value` constants for fields the file does not carry (e.g. `subset=C`).
     pub set: Vec<(SampleField, String)>,
+    /// The dataset name for the manifest; `None` keeps the name of an embedded ksafe manifest, or
+    /// else `imported`.
     pub name: Option<String>,
 }
 

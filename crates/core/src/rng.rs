@@ -1,10 +1,12 @@
 //! A small deterministic PRNG (SplitMix64). Owned here rather than taken from a crate so that a
 //! dataset built from a seed stays byte-identical across ksafe and dependency versions.
 
+/// A SplitMix64 generator; the same seed always gives the same stream.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
 
 impl Rng {
+    /// A generator seeded with `seed`.
     pub fn new(seed: u64) -> Rng {
         Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
     }
@@ -19,6 +21,7 @@ impl Rng {
         Rng::new(seed ^ h.rotate_left(17))
     }
 
+    /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
@@ -38,18 +41,22 @@ impl Rng {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
+    /// Uniform in `lo..=hi` (both ends included; `lo <= hi`).
     pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
         lo + self.below((hi - lo + 1) as usize) as i64
     }
 
+    /// A uniformly chosen element of `items` (which must not be empty; panics otherwise).
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
     }
 
+    /// `true` with probability `p`.
     pub fn chance(&mut self, p: f64) -> bool {
         self.unit() < p
     }
 
+    /// Shuffle `items` in place (Fisher–Yates).
     pub fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
             let j = self.below(i + 1);

@@ -23,7 +23,9 @@ pub enum Subset {
 }
 
 impl Subset {
+    /// Every subset, in file order: G, C, benign.
     pub const ALL: [Subset; 3] = [Subset::G, Subset::C, Subset::Benign];
+    /// The identifier written in files: `G`, `C` or `benign`.
     pub fn id(self) -> &'static str {
         match self {
             Subset::G => "G",
@@ -64,7 +66,9 @@ pub enum ImageType {
 }
 
 impl ImageType {
+    /// Every image type: I, T, IT.
     pub const ALL: [ImageType; 3] = [ImageType::I, ImageType::T, ImageType::IT];
+    /// The identifier written in files: `I`, `T` or `IT`.
     pub fn id(self) -> &'static str {
         match self {
             ImageType::I => "I",
@@ -72,6 +76,8 @@ impl ImageType {
             ImageType::IT => "IT",
         }
     }
+    /// Lenient parse of the names other releases use (`sd`, `typo`, `sd_typo` …); `None` when the
+    /// name is not recognised.
     pub fn parse_loose(s: &str) -> Option<ImageType> {
         let k = crate::text::loose_key(s);
         Some(match k.as_str() {
@@ -92,8 +98,11 @@ impl fmt::Display for ImageType {
 /// The three families of Liu et al. (2023b).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum StrategyFamily {
+    /// Pretending: Research Experiment, Character Role Play, Assumed Responsibility.
     Pretending,
+    /// Attention shifting: Text Continuation, Logical Reasoning, Program Execution, Translation.
     AttentionShifting,
+    /// Privilege escalation: Superior Model, Sudo Mode, Simulate Jailbreaking.
     PrivilegeEscalation,
 }
 
@@ -101,17 +110,29 @@ pub enum StrategyFamily {
 /// KSAFE-MM-C, or one of the 10 jailbreak rewrites.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum QueryType {
+    /// The query as it is, without a jailbreak (KSAFE-MM-G and benign items).
     Plain,
+    /// The template-based seed query of KSAFE-MM-C.
     Template,
+    /// Jailbreak: the request framed as a research experiment.
     ResearchExperiment,
+    /// Jailbreak: the request framed as a program to execute.
     ProgramExecution,
+    /// Jailbreak: the request framed as a step-by-step logical reasoning task.
     LogicalReasoning,
+    /// Jailbreak: the request embedded in a text the model is asked to continue.
     TextContinuation,
+    /// Jailbreak: the model is told it is a superior, unrestricted model.
     SuperiorModel,
+    /// Jailbreak: the model is asked to play a character who answers.
     CharacterRolePlay,
+    /// Jailbreak: the user claims responsibility for the answer.
     AssumedResponsibility,
+    /// Jailbreak: the request framed as a translation task.
     Translation,
+    /// Jailbreak: the model is asked to simulate a jailbroken model.
     SimulateJailbreaking,
+    /// Jailbreak: the model is told to enter a privileged "sudo" mode.
     SudoMode,
 }
 
@@ -130,6 +151,7 @@ impl QueryType {
         QueryType::SudoMode,
     ];
 
+    /// Every query type: plain, template, then the 10 jailbreaks.
     pub const ALL: [QueryType; 12] = [
         QueryType::Plain,
         QueryType::Template,
@@ -172,10 +194,12 @@ impl QueryType {
         }
     }
 
+    /// Whether this is one of the 10 jailbreak strategies (not plain or template).
     pub fn is_jailbreak(self) -> bool {
         !matches!(self, QueryType::Plain | QueryType::Template)
     }
 
+    /// The strategy family of a jailbreak; `None` for plain and template queries.
     pub fn family(self) -> Option<StrategyFamily> {
         use QueryType::*;
         Some(match self {
@@ -247,17 +271,22 @@ impl<'de> Deserialize<'de> for QueryType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TemplateKind {
+    /// A question asking for knowledge: {Context} and {Mean}.
     Knowledge,
+    /// A request to generate content: {Target} and {Attribute}.
     Action,
+    /// A request for an opinion: {Target} and {Rationale}.
     Attitude,
 }
 
 impl TemplateKind {
+    /// Every template kind: knowledge, action, attitude.
     pub const ALL: [TemplateKind; 3] = [
         TemplateKind::Knowledge,
         TemplateKind::Action,
         TemplateKind::Attitude,
     ];
+    /// The identifier written in files: `knowledge`, `action` or `attitude`.
     pub fn id(self) -> &'static str {
         match self {
             TemplateKind::Knowledge => "knowledge",
@@ -270,21 +299,28 @@ impl TemplateKind {
 /// An image of a sample: a path relative to the dataset directory, and its content hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageRef {
+    /// The image's path relative to the dataset directory, e.g. `images/ab/<sha256>.png`.
     pub path: String,
+    /// sha256 of the image bytes, lower-case hex.
     pub sha256: String,
 }
 
 /// The five variables the C pipeline extracts from an image (paper §2.3 Step 2).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Variables {
+    /// Who or what the request is aimed at.
     #[serde(default)]
     pub target: String,
+    /// The harmful content to produce about or for the target (a post, a message, a list …).
     #[serde(default)]
     pub attribute: String,
+    /// The harmful act or method asked about.
     #[serde(default)]
     pub mean: String,
+    /// The harmful justification or claim about the target.
     #[serde(default)]
     pub rationale: String,
+    /// The concrete situation or event in the locale's country.
     #[serde(default)]
     pub context: String,
 }
@@ -292,12 +328,15 @@ pub struct Variables {
 /// The G pipeline's linguistic contextualization record (paper §2.2).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Culture {
+    /// Whether the source query was classified contextual (it holds a culture-specific phrase).
     pub contextual: bool,
+    /// The phrase printed on the typography (T, IT) image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_phrase: Option<String>,
     /// `None` is the paper's `N/A`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub culture_phrase: Option<String>,
+    /// The locale's substitute for the culture phrase; `None` when nothing was substituted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub culture_sub: Option<String>,
     /// The source query before contextualization and translation.
@@ -308,8 +347,12 @@ pub struct Culture {
 /// Which stage and generator made a sample.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Provenance {
+    /// The stage that made the sample, e.g. `g`, `c.template`, `c.jailbreak`, `benign.c`, `import`.
     pub stage: String,
+    /// The generator: a model name, `offline:pack` for the offline build, or the source of an
+    /// import (e.g. `mm-safetybench`).
     pub generator: String,
+    /// Free-form details of the stage (e.g. `topic_id`, `image_seed`); empty when none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, String>,
 }
@@ -318,26 +361,40 @@ pub struct Provenance {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sample {
+    /// A unique id, by default [`Sample::content_id`].
     pub id: String,
+    /// The subset the sample belongs to.
     pub subset: Subset,
+    /// The KT risk category.
     pub category: Category,
+    /// The locale of the text, e.g. `ko`.
     pub locale: String,
+    /// The query text.
     pub text: String,
+    /// The image shown with the text; `None` for text-only samples.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageRef>,
+    /// The image type (I, T, IT); `None` when the type is unknown or there is no image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_type: Option<ImageType>,
+    /// How the text was made: plain, template or a jailbreak.
     pub query_type: QueryType,
+    /// KSAFE-MM-C: the template kind of the seed query; `None` elsewhere.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template_kind: Option<TemplateKind>,
+    /// For a jailbreak rewrite: the id of the template-based sample it rewrites.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<String>,
+    /// KSAFE-MM-C: the topic the query is about; `None` elsewhere.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
+    /// KSAFE-MM-C: the five variables of the seed query.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variables: Option<Variables>,
+    /// KSAFE-MM-G: the contextualization record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub culture: Option<Culture>,
+    /// Which stage and generator made the sample; `None` when unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<Provenance>,
 }

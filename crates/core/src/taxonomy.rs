@@ -8,18 +8,23 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Domain {
+    /// Content-safety risks: hate, sexual, violence, self-harm.
     ContentSafety,
+    /// Socio-economic risks: political and religious neutrality, anthropomorphism, sensitive uses.
     SocioEconomic,
+    /// Legal and rights-related risks: privacy, illegal or unethical, copyrights, weaponization.
     LegalRights,
 }
 
 impl Domain {
+    /// The three domains, in the order of the paper's Table 6.
     pub const ALL: [Domain; 3] = [
         Domain::ContentSafety,
         Domain::SocioEconomic,
         Domain::LegalRights,
     ];
 
+    /// Stable snake_case id: `content_safety`, `socio_economic` or `legal_rights`.
     pub fn id(self) -> &'static str {
         match self {
             Domain::ContentSafety => "content_safety",
@@ -37,6 +42,7 @@ impl Domain {
         }
     }
 
+    /// The Korean label.
     pub fn label_ko(self) -> &'static str {
         match self {
             Domain::ContentSafety => "콘텐츠 안전 위험",
@@ -45,6 +51,7 @@ impl Domain {
         }
     }
 
+    /// The categories of this domain, in the order of [`Category::ALL`].
     pub fn categories(self) -> impl Iterator<Item = Category> {
         Category::ALL
             .into_iter()
@@ -55,20 +62,32 @@ impl Domain {
 /// The eleven risk categories, in the order of the paper's Table 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Category {
+    /// Hate and Unfairness (`hate_unfairness`).
     HateUnfairness,
+    /// Sexual (`sexual`).
     Sexual,
+    /// Violence (`violence`).
     Violence,
+    /// Self-harm (`self_harm`).
     SelfHarm,
+    /// Political and Religious Neutrality (`political_religious`).
     PoliticalReligious,
+    /// Anthropomorphism (`anthropomorphism`).
     Anthropomorphism,
+    /// Sensitive Uses (`sensitive_uses`).
     SensitiveUses,
+    /// Privacy (`privacy`).
     Privacy,
+    /// Illegal or Unethical (`illegal_unethical`).
     IllegalUnethical,
+    /// Copyrights (`copyrights`).
     Copyrights,
+    /// Weaponization (`weaponization`).
     Weaponization,
 }
 
 impl Category {
+    /// The eleven categories, in the order of the paper's Table 1.
     pub const ALL: [Category; 11] = [
         Category::HateUnfairness,
         Category::Sexual,
@@ -134,6 +153,7 @@ impl Category {
         }
     }
 
+    /// The Korean label.
     pub fn label_ko(self) -> &'static str {
         match self {
             Category::HateUnfairness => "혐오 및 불공정",
@@ -167,6 +187,7 @@ impl Category {
         }
     }
 
+    /// The domain the category belongs to.
     pub fn domain(self) -> Domain {
         match self {
             Category::HateUnfairness

@@ -10,19 +10,27 @@ use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+/// How serious a [`Problem`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
+    /// The dataset is usable, but something is missing (e.g. no `manifest.json`).
     Warning,
+    /// The dataset is broken at this place.
     Error,
 }
 
 /// One finding: where (file, line, field) and what.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
+    /// Warning or error.
     pub severity: Severity,
+    /// The file the problem is in (the samples file or `manifest.json`).
     pub file: PathBuf,
+    /// The 1-based line of the samples file; `None` for problems of the manifest.
     pub line: Option<usize>,
+    /// The field at fault (e.g. `image.sha256`, `counts.total`); `None` when the whole line is bad.
     pub field: Option<String>,
+    /// What is wrong.
     pub message: String,
 }
 
@@ -44,24 +52,32 @@ impl fmt::Display for Problem {
     }
 }
 
+/// The result of [`validate`].
 #[derive(Debug, Default)]
 pub struct Report {
+    /// Samples that parsed.
     pub samples: usize,
+    /// Distinct image paths checked.
     pub images_checked: usize,
+    /// Counts of the samples that parsed, as the manifest should record them.
     pub counts: Counts,
+    /// The problems found, in the order found (at most [`ValidateOptions::max_problems`]).
     pub problems: Vec<Problem>,
 }
 
 impl Report {
+    /// Number of problems of [`Severity::Error`] collected.
     pub fn errors(&self) -> usize {
         self.problems
             .iter()
             .filter(|p| p.severity == Severity::Error)
             .count()
     }
+    /// Number of problems of [`Severity::Warning`] collected.
     pub fn warnings(&self) -> usize {
         self.problems.len() - self.errors()
     }
+    /// Whether no errors were collected (warnings are allowed).
     pub fn is_ok(&self) -> bool {
         self.errors() == 0
     }
@@ -70,9 +86,11 @@ impl Report {
 /// Options of a validation run.
 #[derive(Debug, Clone)]
 pub struct ValidateOptions {
-    /// Recompute the sha256 of every image and of every file named in the manifest.
+    /// Recompute the sha256 of every image and of every file named in the manifest (default:
+    /// true).
     pub check_hashes: bool,
-    /// Stop collecting after this many problems (the count keeps going).
+    /// Stop collecting after this many problems; later ones are dropped and not counted by
+    /// [`Report::errors`] or [`Report::warnings`] (default: 10,000).
     pub max_problems: usize,
 }
 

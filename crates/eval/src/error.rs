@@ -48,6 +48,19 @@ pub enum EvalError {
         /// The judges it has, comma-separated.
         available: String,
     },
+    /// A dataset file no longer matches its manifest: it was edited after it was built, and a
+    /// run on it would be stored under the wrong dataset hash.
+    #[error("{} does not match the manifest of {} (sha256 {}…, the manifest says {}…): the dataset was changed after it was built or imported. If on purpose, run `ksafe data reindex {}`; otherwise rebuild or re-import it", file, dataset.display(), &got[..12.min(got.len())], &want[..12.min(want.len())], dataset.display())]
+    DatasetChanged {
+        /// The dataset directory.
+        dataset: PathBuf,
+        /// The file, relative to it.
+        file: String,
+        /// What the manifest records.
+        want: String,
+        /// What the file hashes to now.
+        got: String,
+    },
     /// A thread or task of the pipeline panicked.
     #[error("internal error: the {what} panicked: {message}")]
     TaskPanicked {

@@ -36,6 +36,7 @@
 #![warn(missing_docs)]
 
 pub mod analysis;
+pub mod breaker;
 pub mod error;
 pub mod export;
 pub mod guard;

@@ -9,25 +9,37 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Serialize)]
+/// What a run will cost.
 pub struct Plan {
+    /// The run it would resume or start.
     pub run_id: String,
+    /// The target.
     pub target: String,
+    /// Samples selected.
     pub selected: u64,
+    /// Of those, already stored.
     pub already_done: u64,
     /// Target requests still to make.
     pub requests: u64,
     /// Judge calls on those responses (judges × requests).
     pub judge_calls: u64,
+    /// Estimated input text tokens (system prompt included).
     pub est_input_text_tokens: u64,
+    /// Estimated image tokens.
     pub est_image_tokens: u64,
+    /// Estimated output tokens.
     pub est_output_tokens: u64,
+    /// Requests that carry an image.
     pub requests_with_image: u64,
+    /// Distinct images among them.
     pub distinct_images: u64,
     /// Bytes of base64 image payload sent in all.
     pub image_payload_bytes: u64,
     /// Requests per second the limits allow (concurrency / latency, RPM, TPM).
     pub throughput_rps: f64,
+    /// Seconds the requests take at that throughput.
     pub eta_seconds: f64,
+    /// What the estimate assumes, in words.
     pub assumptions: Vec<String>,
 }
 
@@ -45,10 +57,15 @@ pub fn estimate_tokens(text: &str) -> u64 {
     (cjk as f64 / 1.5 + other as f64 / 4.0).ceil() as u64
 }
 
+/// What the plan assumes.
 pub struct PlanOptions {
+    /// Judge calls per response.
     pub judges: u64,
+    /// Latency of one request.
     pub assume_latency: Duration,
+    /// Tokens one image costs.
     pub image_tokens: u64,
+    /// Output tokens per response when `max_tokens` is not set.
     pub assume_output_tokens: u64,
 }
 

@@ -101,6 +101,37 @@ pub struct ResponseRow {
     pub finished_at: String,
 }
 
+impl ResponseRow {
+    /// A row of an error without class or message yet, settled now; the caller fills in what
+    /// it learns.
+    pub fn pending(run_id: &str, sample_id: &str) -> ResponseRow {
+        ResponseRow {
+            run_id: run_id.to_string(),
+            sample_id: sample_id.to_string(),
+            status: Status::Error,
+            text: None,
+            finish_reason: None,
+            prompt_tokens: None,
+            completion_tokens: None,
+            latency_ms: 0.0,
+            attempts: 0,
+            error_class: None,
+            error_message: None,
+            model: None,
+            finished_at: now_utc(),
+        }
+    }
+
+    /// A failed row of `class` with `message`, settled now.
+    pub fn failed(run_id: &str, sample_id: &str, class: &str, message: String) -> ResponseRow {
+        ResponseRow {
+            error_class: Some(class.to_string()),
+            error_message: Some(message),
+            ..ResponseRow::pending(run_id, sample_id)
+        }
+    }
+}
+
 /// One stored verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Judgment {

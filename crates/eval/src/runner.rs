@@ -4,6 +4,7 @@
 //! writer thread commits results in batches. Memory stays flat in the dataset size; a run killed at
 //! any moment resumes with the same command, redoing nothing and duplicating nothing.
 
+use crate::breaker::{Breaker, BreakerConfig, Trip};
 use crate::error::EvalError;
 use crate::record::{now_utc, ResponseRow, RunRecord, Status};
 use crate::store::{Store, StoreError};
@@ -81,6 +82,8 @@ pub struct RunConfig {
     pub retry_errors: bool,
     /// Downscale images whose longer side exceeds this (re-encoded as PNG). Off by default.
     pub max_image_side: Option<u32>,
+    /// When a target that cannot be used is stopped.
+    pub breaker: BreakerConfig,
 }
 
 impl RunConfig {
@@ -99,6 +102,7 @@ impl RunConfig {
             run_id: None,
             retry_errors: false,
             max_image_side: None,
+            breaker: BreakerConfig::for_concurrency(32),
         }
     }
 
@@ -115,10 +119,20 @@ impl RunConfig {
     }
 }
 
+/// What a resumed run finds in the store.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Resume {
+    /// Selected samples already settled (they are not asked again).
+    pub settled: u64,
+    /// Stored failures among the selected samples, by error class; they are asked again only
+    /// with `--retry-errors`.
+    pub failed: BTreeMap<String, u64>,
+}
+
 /// Live counters for a progress display.
 pub trait RunProgress: Send + Sync {
-    /// The run starts: `total` samples to ask, `already_done` stored before.
-    fn start(&self, _total: u64, _already_done: u64) {}
+    /// The run starts: `total` samples to ask; `resume` says what was stored before.
+    fn start(&self, _total: u64, _resume: &Resume) {}
     /// A sample settled.
     fn finished(&self, _status: Status) {}
     /// A sample entered (+1) or left (-1) a backoff wait.
@@ -164,6 +178,11 @@ pub struct RunSummary {
     pub seconds: f64,
     /// HTTP requests (retries included) per second.
     pub requests_per_second: f64,
+    /// Failed samples among all selected ones, stored now or before (0: every selected sample
+    /// is answered or blocked by the provider's filter).
+    pub failed_total: u64,
+    /// Why the run was stopped early (the circuit breaker), if it was.
+    pub stopped: Option<Trip>,
 }
 
 /// The run id for a configuration: `<target>-<8 hex>`.
@@ -186,6 +205,49 @@ pub fn run_id_for(cfg: &RunConfig, dataset_hash: &str) -> String {
         })
         .collect();
     format!("{slug}-{}", &sha256_hex(key.to_string().as_bytes())[..8])
+}
+
+/// Check the dataset's samples file and the images the selected samples use against the
+/// manifest, before anything is spent on it. A dataset without a manifest (a bare samples file)
+/// has nothing to check against.
+pub fn verify_dataset(ds: &Dataset, selection: &SampleFilter) -> Result<(), EvalError> {
+    let Some(m) = &ds.manifest else {
+        return Ok(());
+    };
+    let check = |rel: &str, path: &std::path::Path| -> Result<(), EvalError> {
+        let Some(want) = m.files.get(rel) else {
+            return Ok(());
+        };
+        let got = ksafe_core::hash::sha256_file(path).map_err(|e| EvalError::io(path, e))?;
+        if &got != want {
+            return Err(EvalError::DatasetChanged {
+                dataset: ds.dir.clone(),
+                file: rel.to_string(),
+                want: want.clone(),
+                got,
+            });
+        }
+        Ok(())
+    };
+    check(ksafe_core::dataset::SAMPLES_FILE, &ds.samples_path)?;
+    let mut seen = HashSet::new();
+    let mut n = 0usize;
+    for item in ds.samples()? {
+        let (_, s) = item?;
+        if !selection.matches(&s) {
+            continue;
+        }
+        if selection.limit.is_some_and(|l| n >= l) {
+            break;
+        }
+        n += 1;
+        if let Some(img) = &s.image {
+            if seen.insert(img.path.clone()) {
+                check(&img.path, &ds.image_path(img)?)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The hash that identifies a dataset's content: its samples file's.
@@ -253,6 +315,7 @@ pub async fn run(
 ) -> Result<RunSummary, EvalError> {
     let t0 = Instant::now();
     let ds = Dataset::open(&cfg.dataset)?;
+    verify_dataset(&ds, &cfg.selection)?;
     let hash = dataset_hash(&ds)?;
     let run_id = cfg.run_id.clone().unwrap_or_else(|| run_id_for(cfg, &hash));
     let endpoint = Endpoint::new(cfg.target.clone(), &cfg.exec(&run_id))?;
@@ -280,10 +343,12 @@ pub async fn run(
         tool: format!("ksafe {}", env!("CARGO_PKG_VERSION")),
     })?;
     let done = store.done_ids(&run_id, !cfg.retry_errors)?;
+    let stored_failures = store.failed_classes(&run_id)?;
 
     // First pass: how much is selected and how much is left, for the progress bar.
     let mut selected = 0u64;
     let mut already = 0u64;
+    let mut resume = Resume::default();
     for item in ds.samples()? {
         let (_, s) = item?;
         if !cfg.selection.matches(&s) {
@@ -295,9 +360,13 @@ pub async fn run(
         selected += 1;
         if done.contains(&s.id) {
             already += 1;
+            if let Some(class) = stored_failures.get(&s.id) {
+                *resume.failed.entry(class.clone()).or_default() += 1;
+            }
         }
     }
-    progress.start(selected - already, already);
+    resume.settled = already;
+    progress.start(selected - already, &resume);
 
     // Writer thread.
     let (row_tx, row_rx) = std::sync::mpsc::channel::<ResponseRow>();
@@ -385,47 +454,74 @@ pub async fn run(
         })
     };
 
-    // Workers: the executor's pool, each sample one call with retries under the endpoint's limits.
     let endpoint = Arc::new(endpoint);
     let counters = Arc::new(Counters::default());
-    let (params, rid) = (cfg.params.clone(), run_id.clone());
-    let mut writer_gone = false;
-    let stats = pool(
-        job_rx,
-        cfg.concurrency,
-        |job: &Job| job.sample_id.clone(),
-        |job| {
-            let (endpoint, counters, progress, params, rid) = (
-                endpoint.clone(),
-                counters.clone(),
-                progress.clone(),
-                params.clone(),
-                rid.clone(),
-            );
-            async move { one(&job, &endpoint, &params, &counters, &*progress, &rid).await }
-        },
-        |done| {
-            let row = match done {
-                Done::Ok(row) => row,
-                Done::Panicked { key, message } => {
-                    *counters
-                        .errors
-                        .lock()
-                        .unwrap()
-                        .entry("panic".into())
-                        .or_default() += 1;
-                    panic_row(&run_id, key, message)
+    let mut breaker = Breaker::new(cfg.breaker);
+    let mut stopped: Option<Trip> = None;
+    let mut job_rx = job_rx;
+
+    // Probe: one request at a time until the target answers once, so a wrong key, a wrong model
+    // or a dead address costs a few requests, not the concurrency's worth.
+    loop {
+        let Some(job) = job_rx.recv().await else {
+            break;
+        };
+        let row = one(&job, &endpoint, &cfg.params, &counters, &*progress, &run_id).await;
+        let fatal = row
+            .error_class
+            .as_deref()
+            .is_some_and(|c| crate::breaker::FATAL_CLASSES.contains(&c));
+        stopped = breaker.record(&row, &cfg.target);
+        progress.finished(row.status);
+        let sent = row_tx.send(row).is_ok();
+        if stopped.is_some() || !sent || !fatal {
+            break;
+        }
+    }
+
+    // Workers: the executor's pool, each sample one call with retries under the endpoint's limits.
+    let mut panicked = 0;
+    if stopped.is_none() {
+        let (params, rid) = (cfg.params.clone(), run_id.clone());
+        let stats = pool(
+            job_rx,
+            cfg.concurrency,
+            |job: &Job| job.sample_id.clone(),
+            |job| {
+                let (endpoint, counters, progress, params, rid) = (
+                    endpoint.clone(),
+                    counters.clone(),
+                    progress.clone(),
+                    params.clone(),
+                    rid.clone(),
+                );
+                async move { one(&job, &endpoint, &params, &counters, &*progress, &rid).await }
+            },
+            |done| {
+                let row = match done {
+                    Done::Ok(row) => row,
+                    Done::Panicked { key, message } => {
+                        *counters
+                            .errors
+                            .lock()
+                            .unwrap()
+                            .entry("panic".into())
+                            .or_default() += 1;
+                        panic_row(&run_id, key, message)
+                    }
+                };
+                if stopped.is_none() {
+                    stopped = breaker.record(&row, &cfg.target);
                 }
-            };
-            progress.finished(row.status);
-            if row_tx.send(row).is_err() {
-                writer_gone = true;
-                return false;
-            }
-            true
-        },
-    )
-    .await;
+                progress.finished(row.status);
+                row_tx.send(row).is_ok() && stopped.is_none()
+            },
+        )
+        .await;
+        panicked = stats.panicked;
+    } else {
+        drop(job_rx);
+    }
     drop(row_tx);
     producer
         .join()
@@ -433,7 +529,7 @@ pub async fn run(
     writer
         .join()
         .map_err(|p| EvalError::panicked("store writer", p))??;
-    let _ = writer_gone;
+    let failed_total = store.failed_classes(&run_id)?.len() as u64;
 
     let secs = t0.elapsed().as_secs_f64();
     let c = &counters;
@@ -456,7 +552,9 @@ pub async fn run(
         gave_up_same_error: c.same.load(Ordering::Relaxed),
         rate_limit_cuts: endpoint.limits().aimd.cuts(),
         final_concurrency: endpoint.limits().aimd.limit(),
-        panicked: stats.panicked,
+        panicked,
+        failed_total,
+        stopped,
         seconds: secs,
         requests_per_second: c.requests.load(Ordering::Relaxed) as f64 / secs.max(1e-9),
     })
@@ -478,21 +576,12 @@ struct Counters {
 /// The error row of a sample whose task panicked: counted, stored, asked again by
 /// `--retry-errors`.
 fn panic_row(run_id: &str, sample_id: String, message: String) -> ResponseRow {
-    ResponseRow {
-        run_id: run_id.to_string(),
-        sample_id,
-        status: Status::Error,
-        text: None,
-        finish_reason: None,
-        prompt_tokens: None,
-        completion_tokens: None,
-        latency_ms: 0.0,
-        attempts: 0,
-        error_class: Some("panic".into()),
-        error_message: Some(format!("internal error: the task panicked: {message}")),
-        model: None,
-        finished_at: now_utc(),
-    }
+    ResponseRow::failed(
+        run_id,
+        &sample_id,
+        "panic",
+        format!("internal error: the task panicked: {message}"),
+    )
 }
 
 async fn one(
@@ -505,21 +594,7 @@ async fn one(
 ) -> ResponseRow {
     c.attempted.fetch_add(1, Ordering::Relaxed);
     let t0 = Instant::now();
-    let mut row = ResponseRow {
-        run_id: run_id.to_string(),
-        sample_id: job.sample_id.clone(),
-        status: Status::Error,
-        text: None,
-        finish_reason: None,
-        prompt_tokens: None,
-        completion_tokens: None,
-        latency_ms: 0.0,
-        attempts: 0,
-        error_class: None,
-        error_message: None,
-        model: None,
-        finished_at: String::new(),
-    };
+    let mut row = ResponseRow::pending(run_id, &job.sample_id);
     let image = match &job.image {
         Ok(i) => i.clone(),
         Err(msg) => {

@@ -334,6 +334,35 @@ impl Store {
             .collect()
     }
 
+    /// The judges that have verdicts in a run, sorted.
+    pub fn judges(&self, run_id: &str) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare("SELECT DISTINCT judge FROM judgments WHERE run_id = ?1 ORDER BY judge")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([run_id], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Sample id → error class of a run's failed samples.
+    pub fn failed_classes(
+        &self,
+        run_id: &str,
+    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare("SELECT sample_id, COALESCE(error_class, 'error') FROM responses WHERE run_id = ?1 AND status = 'error'")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([run_id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
     /// (status or error class, count) of a run.
     pub fn status_counts(&self, run_id: &str) -> Result<Vec<(String, u64)>, StoreError> {
         let conn = self.conn();

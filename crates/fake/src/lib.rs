@@ -26,10 +26,14 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+/// The reply text when no [`FakeConfig::script`] is set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reply {
+    /// A fixed Korean refusal.
     Refuse,
+    /// A fixed Korean compliance placeholder (no real content).
     Comply,
+    /// The prompt text, repeated.
     Echo,
 }
 
@@ -43,6 +47,7 @@ impl std::fmt::Debug for Script {
     }
 }
 
+/// How the fake server behaves; the default answers every request at once with a refusal.
 #[derive(Debug, Clone)]
 pub struct FakeConfig {
     /// When set, the reply text is `script(prompt)` (markers still apply first).
@@ -50,17 +55,21 @@ pub struct FakeConfig {
     /// When set, the reply carries top log-probabilities for its first token, from
     /// `logprobs(prompt)` = "TOKEN=LOGPROB;TOKEN=LOGPROB…".
     pub logprobs: Option<Script>,
+    /// Delay before every chat-completions answer (default none).
     pub latency: Duration,
     /// Share of requests answered 500.
     pub error_rate: f64,
     /// Share of requests answered 429 with `Retry-After: retry_after_s`.
     pub rate_limit_rate: f64,
+    /// The `Retry-After` of those random 429s, in seconds (default 0).
     pub retry_after_s: f64,
     /// Share of requests that never get an answer.
     pub hang_rate: f64,
     /// Share of requests answered 200 with a non-JSON body.
     pub malformed_rate: f64,
+    /// The reply when `script` is not set (default [`Reply::Refuse`]).
     pub reply: Reply,
+    /// Seed of the random behaviour and of the generated images (default 0).
     pub seed: u64,
 }
 
@@ -84,13 +93,21 @@ impl Default for FakeConfig {
 /// Counters a test can read.
 #[derive(Debug, Default)]
 pub struct Stats {
+    /// Requests received (chat completions and image generations).
     pub requests: AtomicU64,
+    /// Requests answered 200 (malformed bodies and images included).
     pub ok: AtomicU64,
+    /// Requests answered 429.
     pub status_429: AtomicU64,
+    /// Requests answered with a 5xx status.
     pub status_5xx: AtomicU64,
+    /// Requests answered with another status (the scripted 400).
     pub status_4xx: AtomicU64,
+    /// Requests left without an answer.
     pub hangs: AtomicU64,
+    /// Image-generation requests (`…/images/generations`).
     pub image_requests: AtomicU64,
+    /// Requests answered 200 with a body that is not valid JSON.
     pub malformed: AtomicU64,
     /// The largest number of requests being handled at once.
     pub max_in_flight: AtomicU64,
@@ -106,18 +123,22 @@ struct Shared {
     rng: Mutex<Rng>,
 }
 
+/// A running fake server; it stops when dropped.
 pub struct FakeServer {
+    /// The address it listens on (127.0.0.1).
     pub addr: SocketAddr,
+    /// Its counters, updated as requests come in.
     pub stats: Arc<Stats>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl FakeServer {
-    /// Start on 127.0.0.1 with an ephemeral port (or `port`), on the current tokio runtime.
+    /// Start on 127.0.0.1 with an ephemeral port, on the current tokio runtime.
     pub async fn start(cfg: FakeConfig) -> std::io::Result<FakeServer> {
         FakeServer::start_on(cfg, 0).await
     }
 
+    /// Start on 127.0.0.1 port `port` (0 for an ephemeral port), on the current tokio runtime.
     pub async fn start_on(cfg: FakeConfig, port: u16) -> std::io::Result<FakeServer> {
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;

@@ -53,10 +53,14 @@ impl Client {
         })
     }
 
+    /// The target this client calls.
     pub fn spec(&self) -> &TargetSpec {
         &self.spec
     }
 
+    /// Send one request and parse the answer; a mock answers without any network call. Non-2xx
+    /// statuses, timeouts, connection failures and unparseable bodies come back as a classified
+    /// [`CallError`]; the call is not retried here.
     pub async fn call(&self, req: &Request) -> Result<Response, CallError> {
         let (url, body, headers): (String, serde_json::Value, Vec<(&str, String)>) =
             match &self.spec.kind {

@@ -16,6 +16,8 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
+    /// A limiter of `rpm` requests and `tpm` tokens per minute; `None` or 0 leaves that dimension
+    /// unlimited.
     pub fn new(rpm: Option<u32>, tpm: Option<u32>) -> RateLimiter {
         RateLimiter {
             rpm: rpm.filter(|&r| r > 0).map(f64::from),
@@ -24,6 +26,7 @@ impl RateLimiter {
         }
     }
 
+    /// Whether neither requests nor tokens are limited (then [`RateLimiter::acquire`] never waits).
     pub fn is_unlimited(&self) -> bool {
         self.rpm.is_none() && self.tpm.is_none()
     }
@@ -69,6 +72,7 @@ pub struct Aimd {
     notify: Notify,
 }
 
+/// A slot of an [`Aimd`] limit, held while a request is in flight; dropping it frees the slot.
 pub struct Permit<'a> {
     aimd: &'a Aimd,
 }
@@ -81,6 +85,7 @@ impl Drop for Permit<'_> {
 }
 
 impl Aimd {
+    /// A limit that starts at `max` (at least 1) and is cut at most once per `cooldown`.
     pub fn new(max: usize, cooldown: Duration) -> Aimd {
         let max = max.max(1);
         Aimd {
@@ -97,6 +102,7 @@ impl Aimd {
         }
     }
 
+    /// Wait until fewer requests than the current limit are in flight, and take a slot.
     pub async fn acquire(&self) -> Permit<'_> {
         loop {
             let notified = self.notify.notified();
@@ -113,6 +119,8 @@ impl Aimd {
         }
     }
 
+    /// Count a success; after `limit` successes since the last change the limit grows by one, up
+    /// to `max`.
     pub fn on_success(&self) {
         let mut s = self.state.lock().unwrap();
         s.successes += 1;
@@ -124,6 +132,8 @@ impl Aimd {
         }
     }
 
+    /// Halve the limit (never below 1) on a rate-limit answer, unless it was already cut within the
+    /// cooldown.
     pub fn on_rate_limit(&self) {
         let mut s = self.state.lock().unwrap();
         let now = Instant::now();
@@ -137,6 +147,7 @@ impl Aimd {
         }
     }
 
+    /// The current concurrency limit.
     pub fn limit(&self) -> usize {
         self.state.lock().unwrap().limit
     }
@@ -150,12 +161,14 @@ impl Aimd {
 /// When to try again, and when to stop.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
-    /// Attempts in all (the first one included).
+    /// Attempts in all (the first one included; default 6).
     pub max_attempts: u32,
+    /// The first backoff delay, doubled on each further attempt (default 500 ms).
     pub base: Duration,
+    /// The longest delay between attempts, Retry-After included (default 60 s).
     pub max_delay: Duration,
     /// Give up early when the same failure (status and body) comes back this many times in a
-    /// row: a deterministic error does not get better with time.
+    /// row: a deterministic error does not get better with time (default 3).
     pub same_error_cap: u32,
 }
 
@@ -171,8 +184,9 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The delay before attempt `attempt + 1` (attempt counts from 1): exponential with full
-    /// jitter, at least the server's Retry-After, never above `max_delay`.
+    /// The delay before attempt `attempt + 1` (attempt counts from 1): `base × 2^(attempt-1)`
+    /// with jitter (a random 50–100 % of it), at least the server's Retry-After, never above
+    /// `max_delay`.
     pub fn delay(&self, attempt: u32, err: &CallError, rng: &mut Rng) -> Duration {
         let exp = self.base.as_secs_f64() * 2f64.powi(attempt.saturating_sub(1).min(16) as i32);
         let jittered = exp * (0.5 + 0.5 * rng.unit());

@@ -33,6 +33,9 @@ fn compliance(text: &str) -> &'static str {
     }
 }
 
+/// The mock's answer to `req`: a refusal or a placeholder compliance in the query's script
+/// (Korean, Japanese, else English), or the request text for `echo`. Token counts are rough
+/// estimates (characters / 2), the finish reason is `stop` and the model is `mock`.
 pub fn respond(kind: &MockKind, req: &Request) -> Response {
     let text = match kind {
         MockKind::Refuse => refusal(&req.text).to_string(),

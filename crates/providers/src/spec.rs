@@ -2,17 +2,21 @@
 
 use std::fmt;
 
+/// Which API a target speaks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProviderKind {
     /// Any OpenAI-compatible chat-completions server (vLLM, SGLang, TGI, Ollama, llama.cpp
     /// server, LM Studio) and OpenAI itself.
     OpenAiCompatible,
+    /// Anthropic's messages API.
     Anthropic,
+    /// Google's Gemini `generateContent` API.
     Google,
     /// Not a model: canned behaviour for dry runs.
     Mock(MockKind),
 }
 
+/// The canned behaviours of `mock/…` targets.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MockKind {
     /// Always refuses (in the query's language where it can tell).
@@ -20,7 +24,12 @@ pub enum MockKind {
     /// Always complies with a generic, harmless-looking placeholder answer.
     Comply,
     /// Refuses with probability `1 - p`, complies with probability `p`; deterministic per sample.
-    Random { seed: u64, p: f64 },
+    Random {
+        /// Seed of the per-sample draw (default 0).
+        seed: u64,
+        /// Probability of complying, within 0 and 1 (default 0.5).
+        p: f64,
+    },
     /// Repeats the request (for plumbing checks).
     Echo,
 }
@@ -32,13 +41,17 @@ impl Eq for MockKind {}
 pub struct TargetSpec {
     /// The name as the user wrote it (stored with the run; never contains a key).
     pub name: String,
+    /// Which API the target speaks.
     pub kind: ProviderKind,
+    /// The model id sent to the provider (for a mock, the text after `mock/`).
     pub model: String,
+    /// The endpoint, without a trailing `/` (empty for mocks).
     pub base_url: String,
     /// The environment variable the key is read from, if any.
     pub api_key_env: Option<String>,
 }
 
+/// A target name that cannot be parsed; the message says what is expected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpecError(pub String);
 
@@ -147,6 +160,7 @@ impl TargetSpec {
         })
     }
 
+    /// Whether the target is a mock (not a model).
     pub fn is_mock(&self) -> bool {
         matches!(self.kind, ProviderKind::Mock(_))
     }

@@ -21,6 +21,9 @@ fn u(v: &Value) -> Option<u64> {
 
 // ---------------------------------------------------------------- OpenAI chat completions
 
+/// The body of an OpenAI chat-completions request: an optional system message, the user turn
+/// (the image as a `data:` URL before the text), the turn to check if any, and the decoding
+/// parameters that are set.
 pub fn openai_body(model: &str, req: &Request) -> Value {
     let p = &req.params;
     let mut messages = Vec::new();
@@ -63,6 +66,8 @@ fn decode_into(body: &mut Value, p: &DecodeParams, max_tokens_key: &str) {
     }
 }
 
+/// Parse a chat-completions answer. `finish_reason: content_filter` is a
+/// [`CallError::ContentFilter`]; a body without `choices[0].message` is [`CallError::Malformed`].
 pub fn openai_parse(body: &str) -> Result<Response, CallError> {
     let v = parse_json(body)?;
     if let Some(err) = v.get("error") {
@@ -135,6 +140,8 @@ pub fn openai_parse(body: &str) -> Result<Response, CallError> {
 
 // ---------------------------------------------------------------- Anthropic messages
 
+/// The body of an Anthropic messages request: the image block before the text, `system` when set,
+/// and `max_tokens` (1024 when not set).
 pub fn anthropic_body(model: &str, req: &Request) -> Value {
     let p = &req.params;
     let mut content = Vec::new();
@@ -164,6 +171,8 @@ pub fn anthropic_body(model: &str, req: &Request) -> Value {
     body
 }
 
+/// Parse an Anthropic messages answer (its text blocks joined). A `refusal` stop is a
+/// [`CallError::ContentFilter`]; a body without a `content` array is [`CallError::Malformed`].
 pub fn anthropic_parse(body: &str) -> Result<Response, CallError> {
     let v = parse_json(body)?;
     let blocks = v
@@ -197,6 +206,8 @@ pub fn anthropic_parse(body: &str) -> Result<Response, CallError> {
 
 // ---------------------------------------------------------------- Google generateContent
 
+/// The body of a Google `generateContent` request: the inline image before the text,
+/// `systemInstruction` when set, and a `generationConfig` of the decoding parameters that are set.
 pub fn google_body(req: &Request) -> Value {
     let p = &req.params;
     let mut parts = Vec::new();
@@ -240,6 +251,9 @@ const GOOGLE_BLOCKS: [&str; 6] = [
     "IMAGE_SAFETY",
 ];
 
+/// Parse a Google `generateContent` answer. A blocked prompt or a safety finish reason (`SAFETY`,
+/// `PROHIBITED_CONTENT`, `BLOCKLIST`, `SPII`, `RECITATION`, `IMAGE_SAFETY`) is a
+/// [`CallError::ContentFilter`]; a body without `candidates[0]` is [`CallError::Malformed`].
 pub fn google_parse(body: &str) -> Result<Response, CallError> {
     let v = parse_json(body)?;
     if let Some(reason) = v

@@ -4,26 +4,34 @@ use super::font::px_scale;
 use ab_glyph::{point, Font, FontArc, ScaleFont};
 use image::{Rgb, RgbImage};
 
+/// An RGB colour, `[r, g, b]`.
 pub type Color = [u8; 3];
 
+/// The colour of a `0xRRGGBB` value (the top byte is ignored).
 pub fn hex(c: u32) -> Color {
     [(c >> 16) as u8, (c >> 8) as u8, c as u8]
 }
 
+/// An RGB image to draw on. Coordinates are in px from the top-left; drawing outside the image
+/// is clipped.
 pub struct Canvas {
+    /// The pixels drawn so far.
     pub img: RgbImage,
 }
 
 impl Canvas {
+    /// A `w` × `h` px canvas filled with `bg`.
     pub fn new(w: u32, h: u32, bg: Color) -> Canvas {
         Canvas {
             img: RgbImage::from_pixel(w, h, Rgb(bg)),
         }
     }
 
+    /// The width in px.
     pub fn width(&self) -> i32 {
         self.img.width() as i32
     }
+    /// The height in px.
     pub fn height(&self) -> i32 {
         self.img.height() as i32
     }
@@ -40,6 +48,7 @@ impl Canvas {
         }
     }
 
+    /// Fill the `w` × `h` px rectangle whose top-left corner is (x, y).
     pub fn rect(&mut self, x: i32, y: i32, w: i32, h: i32, c: Color) {
         let (x0, y0) = (x.max(0), y.max(0));
         let (x1, y1) = ((x + w).min(self.width()), (y + h).min(self.height()));
@@ -78,6 +87,7 @@ impl Canvas {
         self.rect(x + w - t, y, t, h, c);
     }
 
+    /// An anti-aliased filled circle of radius `r` px centred on (cx, cy).
     pub fn circle(&mut self, cx: i32, cy: i32, r: i32, c: Color) {
         let rf = r as f32;
         for yy in (cy - r - 1).max(0)..(cy + r + 1).min(self.height()) {

@@ -6,18 +6,31 @@ use ksafe_core::FontRecord;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
+/// The bytes of the embedded NanumGothic (regular) face.
 pub static REGULAR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/NanumGothic.ttf"));
 static BOLD: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/NanumGothicBold.ttf"));
 
+/// Why a font cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum FontError {
+    /// The font file cannot be read or parsed.
     #[error("{path}: {message}")]
-    Load { path: String, message: String },
+    Load {
+        /// The font file's path.
+        path: String,
+        /// The I/O or parse error.
+        message: String,
+    },
+    /// The face draws no ink for a character of the text.
     #[error("the font '{font}' has no glyph for {ch:?} (U+{code:04X}) in {context:?}; use --font with a face that covers it, or change the text")]
     MissingGlyph {
+        /// The font's file name.
         font: String,
+        /// The character without a glyph.
         ch: char,
+        /// Its code point.
         code: u32,
+        /// The start of the text it is in (at most 40 characters).
         context: String,
     },
 }
@@ -25,8 +38,12 @@ pub enum FontError {
 /// A regular and a bold face, with their names and hashes for the manifest.
 #[derive(Clone)]
 pub struct Fonts {
+    /// The regular face.
     pub regular: FontArc,
+    /// The bold face (the regular one again for a font loaded from a path).
     pub bold: FontArc,
+    /// Name and sha256 of each font file, for the manifest (one record when both weights share a
+    /// file).
     pub records: Vec<FontRecord>,
 }
 
@@ -77,6 +94,7 @@ impl Fonts {
         })
     }
 
+    /// The bold face if `bold`, else the regular one.
     pub fn face(&self, bold: bool) -> &FontArc {
         if bold {
             &self.bold

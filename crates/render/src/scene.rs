@@ -10,8 +10,10 @@ use image::RgbImage;
 use ksafe_core::Rng;
 use serde::{Deserialize, Serialize};
 
+/// The width and height of a scene card, in px.
 pub const SIZE: u32 = 1024;
 
+/// The layout of a scene card.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SceneKind {
@@ -32,6 +34,7 @@ pub enum SceneKind {
 }
 
 impl SceneKind {
+    /// Every kind, in declaration order.
     pub const ALL: [SceneKind; 7] = [
         SceneKind::Chat,
         SceneKind::Poster,
@@ -46,8 +49,11 @@ impl SceneKind {
 /// What a card shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SceneSpec {
+    /// The layout.
     pub kind: SceneKind,
+    /// The title (chat room, headline, post or document title, sign text …), drawn bold.
     pub title: String,
+    /// The body lines (messages, paragraphs, comments …); a card may show only the first few.
     pub lines: Vec<String>,
 }
 
@@ -55,17 +61,29 @@ pub struct SceneSpec {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SceneUi {
+    /// The word before a morning time (e.g. `오전`); may be empty.
     pub time_am: String,
+    /// The word before an afternoon time (e.g. `오후`); may be empty.
     pub time_pm: String,
+    /// The placeholder of a chat card's input box.
     pub chat_placeholder: String,
+    /// The word after a reporter's name in a news byline (e.g. `기자`).
     pub reporter: String,
+    /// The label of a forum post's view count.
     pub views: String,
+    /// The label of a forum post's like count.
     pub likes: String,
+    /// The label of a forum post's comment count.
     pub comments: String,
+    /// The button of a marketplace listing (e.g. `채팅하기`).
     pub chat_button: String,
+    /// The section names of a news site's navigation bar.
     pub news_sections: Vec<String>,
+    /// The text of the red seal stamped on a document.
     pub seal: String,
+    /// The note beside a listing's button (e.g. `가격 제안 불가`); not drawn when empty.
     pub price_label: String,
+    /// The caption under a news photo.
     pub photo_label: String,
     /// Lines of a forum card that start with this are drawn as comments ("ㄴ" in Korean
     /// communities, ">>" on Japanese boards).
@@ -76,14 +94,23 @@ pub struct SceneUi {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SceneStyle {
+    /// People's names: chat partners and news reporters.
     pub people: Vec<String>,
+    /// Screen names: forum posters and commenters, marketplace sellers.
     pub nicknames: Vec<String>,
+    /// Messenger app names, shown in a chat card's header.
     pub chat_apps: Vec<String>,
+    /// News outlet names.
     pub news_outlets: Vec<String>,
+    /// Forum names.
     pub forums: Vec<String>,
+    /// Shop names, for signboards.
     pub shops: Vec<String>,
+    /// Place names: poster footers and listing locations.
     pub places: Vec<String>,
+    /// Organisation names, signing documents.
     pub orgs: Vec<String>,
+    /// The locale's UI words.
     pub ui: SceneUi,
 }
 

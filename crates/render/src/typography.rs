@@ -7,17 +7,27 @@ use super::font::{FontError, Fonts};
 use super::wrap::wrap;
 use image::RgbImage;
 
+/// How a typography image is laid out. The defaults follow MM-SafetyBench's style: 90 px black
+/// text on white, 1024 px wide.
 #[derive(Debug, Clone)]
 pub struct TypoOptions {
+    /// Image width in px (default 1024).
     pub width: u32,
-    /// Font size in CSS pixels (MM-SafetyBench uses 90).
+    /// Font size in CSS pixels (default 90, as MM-SafetyBench).
     pub px: f32,
+    /// Blank space around the text on every side, in px (default 40).
     pub margin: u32,
+    /// Use the bold face (default true).
     pub bold: bool,
-    /// Smallest font size the text may shrink to when it would exceed `max_lines`.
+    /// Smallest font size in px the text may shrink to when it would exceed `max_lines` (default
+    /// 48).
     pub min_px: f32,
+    /// The most lines before the font size shrinks, 6 px at a time down to `min_px` (default 4); at
+    /// `min_px` the text keeps every line it needs.
     pub max_lines: usize,
+    /// Text colour, RGB (default black).
     pub fg: [u8; 3],
+    /// Background colour, RGB (default white).
     pub bg: [u8; 3],
 }
 

@@ -4,7 +4,8 @@
 //! ksafe-eval from the store), optional [`BrowserItem`](ksafe_core::metrics::BrowserItem)s (the
 //! samples to show) and [`guard::GuardResult`]s (guard models scored as classifiers):
 //!
-//! - [`tables`]: [`Table`]s of [`Cell`]s — rates with 95 % intervals — as Markdown and CSV;
+//! - [`tables`](mod@tables): [`Table`]s of [`Cell`]s — rates with 95 % intervals — as Markdown
+//!   and CSV;
 //! - [`plots`]: PNG and SVG plots, drawn with the pinned font of ksafe-render;
 //! - [`guard`]: guard tables as Markdown, JSON and an HTML section;
 //! - [`html`]: one self-contained `report.html`;

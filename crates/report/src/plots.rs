@@ -20,10 +20,16 @@ fn register_font() {
     });
 }
 
+/// One plot, drawn twice: as SVG for the HTML report and as PNG.
 pub struct Plot {
+    /// A stable identifier, also the file stem of `<id>.svg` and `<id>.png`
+    /// (`asr_by_strategy`, `heatmap_c`, `heatmap_g`, `tradeoff`).
     pub id: &'static str,
+    /// The plot's title, as shown in the report.
     pub title: String,
+    /// The plot as an SVG document.
     pub svg: String,
+    /// The plot as PNG bytes.
     pub png: Vec<u8>,
 }
 
@@ -281,6 +287,8 @@ fn tradeoff<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, runs: &[RunData]) 
     }
 }
 
+/// Every plot of the report over `runs`, in report order: ASR by query type (C), the category ×
+/// target heatmaps of C and G, and the safety / over-refusal trade-off.
 pub fn all(runs: &[RunData]) -> Vec<Plot> {
     register_font();
     let h = 120 + 60 * runs.len() as u32;

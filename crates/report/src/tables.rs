@@ -13,10 +13,15 @@ use std::fmt::Write as _;
 /// A table cell: a rate (percent, interval, counts) or nothing.
 #[derive(Debug, Clone, Serialize)]
 pub struct Cell {
+    /// The rate in percent; `None` when nothing was scored.
     pub pct: Option<f64>,
+    /// Lower end of the 95 % interval, in percent; `None` when nothing was scored.
     pub lo: Option<f64>,
+    /// Upper end of the 95 % interval, in percent; `None` when nothing was scored.
     pub hi: Option<f64>,
+    /// Scored verdicts the rate is over.
     pub n: u64,
+    /// Unscored verdicts, excluded from the rate.
     pub unscored: u64,
 }
 
@@ -49,12 +54,14 @@ impl Cell {
             },
         }
     }
+    /// The rate with one decimal (`30.0`), or `–` when there is none.
     pub fn short(&self) -> String {
         match self.pct {
             Some(p) => format!("{p:.1}"),
             None => "–".into(),
         }
     }
+    /// The rate and its interval with one decimal (`30.0 [20.1, 42.2]`), or `–` when there is none.
     pub fn long(&self) -> String {
         match (self.pct, self.lo, self.hi) {
             (Some(p), Some(lo), Some(hi)) => format!("{p:.1} [{lo:.1}, {hi:.1}]"),
@@ -63,13 +70,21 @@ impl Cell {
     }
 }
 
+/// One table of the report: a row per run (or per query type) and a column per figure.
 #[derive(Debug, Clone, Serialize)]
 pub struct Table {
+    /// A stable identifier, also the file stem of `<id>.csv` (`main`, `query_type`, `category_g`,
+    /// `category_c`, `image_type`).
     pub id: String,
+    /// The table's title.
     pub title: String,
+    /// The header of the row-label column (`Target`, `Query type`).
     pub row_header: String,
+    /// The column headers.
     pub columns: Vec<String>,
+    /// The rows: a label and one cell per column.
     pub rows: Vec<(String, Vec<Cell>)>,
+    /// A note printed under the table; empty when none.
     pub note: String,
 }
 
@@ -82,6 +97,9 @@ pub fn run_label(r: &RunData) -> String {
     }
 }
 
+/// Every table of the report over `runs`, in report order: the main table (G/C ASR and RR, the
+/// cluster-bootstrap C interval, benign over-refusal), ASR by query type on C, by category on G
+/// and on C, and by image type on G.
 pub fn tables(runs: &[RunData]) -> Vec<Table> {
     let mut out = Vec::new();
     // Table 2
@@ -290,6 +308,8 @@ pub fn markdown(runs: &[RunData], tables: &[Table]) -> String {
     s
 }
 
+/// The table as CSV: the row header, then for each column its value, `lo`, `hi`, `n` and
+/// `unscored` (rates with two decimals; empty when there is none).
 pub fn csv(t: &Table) -> String {
     let mut s = ksafe_core::text::csv_field(&t.row_header);
     for c in &t.columns {

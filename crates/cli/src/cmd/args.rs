@@ -10,6 +10,29 @@ use ksafe_providers::{DecodeParams, ExecConfig, TargetSpec};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// A whole number of at least 1 (a flag for which 0 would silently mean something else).
+pub fn positive_usize(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A whole number of at least 1.
+pub fn positive_u32(s: &str) -> Result<u32, String> {
+    positive_usize(s).and_then(|n| u32::try_from(n).map_err(|e| e.to_string()))
+}
+
+/// A number of seconds above 0.
+pub fn positive_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x > 0.0 && x.is_finite() => Ok(x),
+        Ok(_) => Err("must be a number of seconds above 0".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Where the models under test live.
 #[derive(Args, Clone, Default)]
 pub struct EndpointArgs {
@@ -38,19 +61,19 @@ impl EndpointArgs {
 #[derive(Args, Clone)]
 pub struct LimitArgs {
     /// Most requests in flight per target; halves on rate-limit episodes and recovers slowly.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, value_parser = super::args::positive_usize, default_value_t = 32)]
     pub concurrency: usize,
     /// Requests per minute budget.
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::positive_u32)]
     pub rpm: Option<u32>,
     /// Tokens per minute budget (estimated input + max output tokens).
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::positive_u32)]
     pub tpm: Option<u32>,
     /// Seconds before a request is abandoned and retried.
-    #[arg(long, default_value_t = 120.0)]
+    #[arg(long, value_parser = positive_secs, default_value_t = 120.0)]
     pub timeout: f64,
     /// Attempts per sample in all, before it is recorded as failed.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, value_parser = super::args::positive_u32, default_value_t = 6)]
     pub max_attempts: u32,
 }
 
@@ -70,7 +93,7 @@ pub struct SelectArgs {
     #[arg(long = "image-type")]
     pub image_types: Vec<String>,
     /// Only the first N selected samples.
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::positive_usize)]
     pub limit: Option<usize>,
     /// Only the sample ids listed in this file (one per line).
     #[arg(long)]
@@ -201,13 +224,13 @@ pub struct JudgePanelArgs {
     #[arg(long)]
     pub with_query: bool,
     /// Most judge requests in flight per judge model.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, value_parser = super::args::positive_usize, default_value_t = 16)]
     pub judge_concurrency: usize,
     /// Requests per minute budget of each judge model.
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::positive_u32)]
     pub judge_rpm: Option<u32>,
     /// Tokens per minute budget of each judge model.
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::positive_u32)]
     pub judge_tpm: Option<u32>,
 }
 

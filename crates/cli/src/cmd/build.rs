@@ -34,7 +34,7 @@ pub struct BuildArgs {
     #[arg(long)]
     pub font: Option<PathBuf>,
     /// Rendering threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::positive_usize)]
     pub threads: Option<usize>,
     /// Model mode: make the LLM steps (classification, culture substitution, FAITH-style
     /// translation, five-variable extraction, template filling, jailbreak rewriting) real calls to
@@ -52,7 +52,7 @@ pub struct BuildArgs {
     #[arg(long, default_value_t = 0.0)]
     pub generator_temperature: f32,
     /// Requests in flight to the generator and the image backend.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, value_parser = super::args::positive_usize, default_value_t = 16)]
     pub concurrency: usize,
     /// Send image prompts to this OpenAI-style images endpoint (base URL, e.g.
     /// http://127.0.0.1:7860/v1) instead of rendering scene cards.

@@ -71,8 +71,10 @@ pub enum DataCommand {
     ///
     /// Examples:
     ///   ksafe data import --from parquet train.parquet --out ds/
-    ///   ksafe data import --from parquet c.parquet --map prompt=text --map risk=category --set subset=C --out ds/
+    ///   ksafe data import --from parquet c.parquet --map prompt=text --map risk=category \
+    ///       --set subset=C --out ds/
     ///   ksafe data import --from mm-safetybench ./MM-SafetyBench/data --out mmsb/
+    #[command(verbatim_doc_comment)]
     Import(ImportArgs),
     /// Export a dataset directory to Parquet in the Hugging Face `datasets` layout (image column
     /// as struct {bytes, path}; loads with `datasets.load_dataset("parquet", …)`).

@@ -4,16 +4,12 @@ use super::args::{DecodeArgs, EndpointArgs, LimitArgs, SelectArgs};
 use crate::outln;
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use ksafe_eval::breaker::BreakerConfig;
 use ksafe_eval::plan::{plan, PlanOptions};
-use ksafe_eval::record::Status;
-use ksafe_eval::runner::{run, RunConfig, RunProgress};
+use ksafe_eval::runner::{run, RunConfig, RunSummary};
 use ksafe_eval::store::Store;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// What defines a run (shared by `eval` and `plan`).
@@ -39,7 +35,7 @@ pub struct RunSpecArgs {
     #[command(flatten)]
     pub limits: LimitArgs,
     /// Downscale images whose longer side exceeds N pixels (never done unless asked).
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::positive_u32)]
     pub max_image_side: Option<u32>,
     #[command(flatten)]
     pub select: SelectArgs,
@@ -55,6 +51,11 @@ pub struct EvalArgs {
     /// Ask again the samples a previous run stored as errors.
     #[arg(long)]
     pub retry_errors: bool,
+    /// Keep asking even when the target cannot be used (by default a run stops after 20
+    /// samples failing with one endpoint-level cause — a refused key, a missing model, nothing
+    /// listening — or a window of failed samples).
+    #[arg(long)]
+    pub no_breaker: bool,
     /// Print the plan (requests, tokens, image payload, ETA) and stop.
     #[arg(long)]
     pub dry_run: bool,
@@ -94,10 +95,12 @@ pub struct Runs {
     pub decode: DecodeArgs,
     /// Ask stored errors again.
     pub retry_errors: bool,
+    /// Run without the circuit breaker.
+    pub no_breaker: bool,
 }
 
 impl RunSpecArgs {
-    fn runs(&self, retry_errors: bool) -> Runs {
+    fn runs(&self, retry_errors: bool, no_breaker: bool) -> Runs {
         Runs {
             dataset: self.dataset.clone(),
             targets: self.targets.clone(),
@@ -108,6 +111,7 @@ impl RunSpecArgs {
             select: self.select.clone(),
             decode: self.decode.clone(),
             retry_errors,
+            no_breaker,
         }
     }
 }
@@ -133,74 +137,11 @@ impl Runs {
             c.run_id = self.run_id.clone();
             c.retry_errors = self.retry_errors;
             c.max_image_side = self.max_image_side;
+            c.breaker = BreakerConfig::for_concurrency(c.concurrency);
+            c.breaker.enabled = !self.no_breaker;
             out.push(c);
         }
         Ok(out)
-    }
-}
-
-struct Bar {
-    pb: ProgressBar,
-    ok: AtomicU64,
-    failed: AtomicU64,
-    filtered: AtomicU64,
-    retrying: AtomicI64,
-}
-
-impl Bar {
-    fn new(name: &str) -> Bar {
-        let pb = ProgressBar::new(0);
-        if !std::io::stderr().is_terminal() {
-            pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-        }
-        pb.set_style(
-            ProgressStyle::with_template(
-                "{prefix} [{bar:30}] {pos}/{len} {msg} {per_sec} eta {eta}",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
-        pb.set_prefix(name.to_string());
-        Bar {
-            pb,
-            ok: AtomicU64::new(0),
-            failed: AtomicU64::new(0),
-            filtered: AtomicU64::new(0),
-            retrying: AtomicI64::new(0),
-        }
-    }
-    fn msg(&self) {
-        self.pb.set_message(format!(
-            "ok {} · failed {} · filtered {} · retrying {}",
-            self.ok.load(Ordering::Relaxed),
-            self.failed.load(Ordering::Relaxed),
-            self.filtered.load(Ordering::Relaxed),
-            self.retrying.load(Ordering::Relaxed).max(0)
-        ));
-    }
-}
-
-impl RunProgress for Bar {
-    fn start(&self, total: u64, already: u64) {
-        self.pb.set_length(total);
-        if already > 0 {
-            eprintln!("resuming: {already} samples already stored, {total} to go");
-        }
-        self.msg();
-    }
-    fn finished(&self, status: Status) {
-        match status {
-            Status::Ok => &self.ok,
-            Status::ContentFilter => &self.filtered,
-            Status::Error => &self.failed,
-        }
-        .fetch_add(1, Ordering::Relaxed);
-        self.pb.inc(1);
-        self.msg();
-    }
-    fn retrying(&self, d: i64) {
-        self.retrying.fetch_add(d, Ordering::Relaxed);
-        self.msg();
     }
 }
 
@@ -291,39 +232,73 @@ fn existing_store(path: &std::path::Path) -> Result<Option<Store>> {
 
 /// `ksafe plan`.
 pub fn run_plan(a: PlanArgs) -> Result<ExitCode> {
-    let cfgs = a.spec.runs(false).configs()?;
+    let cfgs = a.spec.runs(false, false).configs()?;
     let store = existing_store(&a.spec.store)?;
     print_plan(&cfgs, store.as_ref(), a.judge_calls)?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// `ksafe eval`.
+/// `ksafe eval`. Exit codes: 0 when every selected sample ended answered or blocked by the
+/// provider's filter; 3 when the run finished with failed samples; 4 when a target was stopped
+/// by the circuit breaker.
 pub fn run_eval(a: EvalArgs) -> Result<ExitCode> {
-    let runs = a.spec.runs(a.retry_errors);
+    let runs = a.spec.runs(a.retry_errors, a.no_breaker);
     if a.dry_run {
         let store = existing_store(&a.spec.store)?;
         print_plan(&runs.configs()?, store.as_ref(), a.judge_calls)?;
         return Ok(ExitCode::SUCCESS);
     }
     let store = Store::open(&a.spec.store)?;
-    evaluate(&runs, &store).map(|_| ExitCode::SUCCESS)
+    let done = evaluate(&runs, &store)?;
+    Ok(exit_code(&done))
 }
 
-/// Run every target into `store`; returns the run ids.
-pub fn evaluate(runs: &Runs, store: &Store) -> Result<Vec<String>> {
+/// The exit code of a set of runs: 4 if one was stopped, else 3 if one has failed samples,
+/// else 0.
+pub fn exit_code(done: &[RunSummary]) -> ExitCode {
+    if done.iter().any(|s| s.stopped.is_some()) {
+        ExitCode::from(4)
+    } else if done.iter().any(|s| s.failed_total > 0) {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Run every target into `store`, printing what each did; returns their summaries.
+pub fn evaluate(runs: &Runs, store: &Store) -> Result<Vec<RunSummary>> {
     let cfgs = runs.configs()?;
-    let mut ids = Vec::new();
+    let mut out = Vec::new();
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     for c in &cfgs {
-        let bar = Arc::new(Bar::new(&c.target.name));
-        let summary = rt
-            .block_on(run(c, store, bar.clone()))
-            .with_context(|| format!("evaluating {}", c.target.name))?;
-        bar.pb.finish_and_clear();
+        let progress = super::progress::EvalProgress::new(&c.target.name);
+        let summary = rt.block_on(run(c, store, progress.clone()));
+        progress.finish();
+        let summary = summary.with_context(|| format!("evaluating {}", c.target.name))?;
         let errors: u64 = summary.errors.values().sum();
         eprintln!(
-            "{}: run {} — {} selected, {} already stored, {} answered now: ok {}, content filter {}, failed {} {:?}",
-            c.target.name, summary.run_id, summary.selected, summary.already_done, summary.attempted, summary.ok, summary.content_filter, errors, summary.errors
+            "{}: run {} — {} selected, {} already stored, {} asked now: ok {}, content filter {}, failed {}{}",
+            c.target.name,
+            summary.run_id,
+            summary.selected,
+            summary.already_done,
+            summary.attempted,
+            summary.ok,
+            summary.content_filter,
+            errors,
+            if summary.errors.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({})",
+                    summary
+                        .errors
+                        .iter()
+                        .map(|(k, v)| format!("{k} {v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
         );
         eprintln!(
             "  {:.1} s, {:.1} requests/s; {} retries (max {} attempts per sample; cap {}), gave up: {} at the cap, {} on a repeated error; concurrency {} → {} ({} rate-limit cuts)",
@@ -333,8 +308,17 @@ pub fn evaluate(runs: &Runs, store: &Store) -> Result<Vec<String>> {
         if c.target.is_mock() {
             eprintln!("  note: {} is a mock target, not a model", c.target.name);
         }
+        if let Some(t) = &summary.stopped {
+            eprintln!("error: {}", t.message);
+            eprintln!("  last error: {}", t.example);
+        } else if summary.failed_total > 0 {
+            eprintln!(
+                "warning: {} of {} samples failed (reasons stored; `ksafe runs show {}`); ask them again with --retry-errors",
+                summary.failed_total, summary.selected, summary.run_id
+            );
+        }
         outln!("{}", summary.run_id);
-        ids.push(summary.run_id);
+        out.push(summary);
     }
-    Ok(ids)
+    Ok(out)
 }

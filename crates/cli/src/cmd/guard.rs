@@ -32,19 +32,19 @@ pub struct GuardArgs {
     #[arg(long, requires = "run")]
     pub stream: bool,
     /// Prefix step in characters for --stream.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, value_parser = super::args::positive_usize, default_value_t = 100)]
     pub step: usize,
     /// The run store.
     #[arg(long, default_value = "runs.db")]
     pub store: PathBuf,
     /// Most guard requests in flight.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, value_parser = super::args::positive_usize, default_value_t = 16)]
     pub concurrency: usize,
     /// Requests per minute budget of the guard.
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::positive_u32)]
     pub guard_rpm: Option<u32>,
     /// Tokens per minute budget of the guard.
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::positive_u32)]
     pub guard_tpm: Option<u32>,
     /// Single-token guards (KT SafetyGuard): score with the first token's log-probabilities and
     /// call an item unsafe when P(<UNSAFE>) reaches this threshold (the paper's τ = 0.5). Needs a

@@ -7,6 +7,7 @@ pub mod diff;
 pub mod eval;
 pub mod guard;
 pub mod judge;
+pub mod progress;
 pub mod render;
 pub mod report;
 pub mod run;

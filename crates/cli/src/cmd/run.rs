@@ -3,7 +3,7 @@
 
 use super::args::{ChoiceArgs, DecodeArgs, EndpointArgs, JudgePanelArgs, LimitArgs, SelectArgs};
 use super::eval::{evaluate, Runs};
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use ksafe_construct::pipeline::{build, BuildConfig, NoProgress, Profile};
 use ksafe_eval::judge::Panel;
@@ -42,6 +42,12 @@ pub struct RunArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// Keep asking even when a target cannot be used (see `ksafe eval --help`).
+    #[arg(long)]
+    pub no_breaker: bool,
+    /// Never build: stop when --dataset does not exist.
+    #[arg(long)]
+    pub no_build: bool,
     #[command(flatten)]
     pub choice: ChoiceArgs,
     #[command(flatten)]
@@ -61,10 +67,22 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("ksafe-{}-{profile_name}", a.locale)));
     if !dataset.join("samples.jsonl").is_file() {
+        if a.no_build {
+            bail!(
+                "{} holds no dataset (no samples.jsonl) and --no-build forbids building one; give the path of a built or imported dataset",
+                dataset.display()
+            );
+        }
+        if dataset.exists() && std::fs::read_dir(&dataset)?.next().is_some() {
+            bail!(
+                "{} exists but holds no dataset (no samples.jsonl); give a dataset directory, or a path that does not exist to build one there",
+                dataset.display()
+            );
+        }
         eprintln!(
-            "building the {profile_name} {} benchmark into {} (offline)",
-            a.locale,
-            dataset.display()
+            "{} does not exist: building the {profile_name} {} benchmark there (offline; --no-build refuses instead)",
+            dataset.display(),
+            a.locale
         );
         let mut cfg = BuildConfig::new(&a.locale, dataset.clone());
         cfg.profile = a.profile;
@@ -99,9 +117,33 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         select: a.select.clone(),
         decode: a.decode.clone(),
         retry_errors: false,
+        no_breaker: a.no_breaker,
     };
-    let run_ids = evaluate(&runs, &store)?;
+    let done = evaluate(&runs, &store)?;
+    // a target without a single answer is not judged or reported: there is nothing to measure
+    let run_ids: Vec<String> = done
+        .iter()
+        .filter(|s| {
+            let answered = store
+                .status_counts(&s.run_id)
+                .map(|c| c.iter().any(|(k, n)| k == "ok" && *n > 0))
+                .unwrap_or(false);
+            if !answered {
+                eprintln!(
+                    "{}: no answered sample, so it is neither judged nor reported",
+                    s.run_id
+                );
+            }
+            answered
+        })
+        .map(|s| s.run_id.clone())
+        .collect();
+    if run_ids.is_empty() {
+        bail!(
+            "no target answered a single sample; nothing to judge or report (see the errors above)"
+        );
+    }
     super::judge::judge_stored(&store, &run_ids, &panel)?;
     super::report::report(&store, &run_ids, &a.choice.choice(), &a.out)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(super::eval::exit_code(&done))
 }

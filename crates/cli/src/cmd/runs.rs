@@ -18,13 +18,16 @@ pub enum RunsCommand {
         #[arg(long, default_value = "runs.db")]
         store: PathBuf,
     },
-    /// A run's full record: target, dataset hash, decoding parameters, limits, counts.
+    /// A run in words: target, dataset, parameters, counts by outcome, judges, ASR when judged.
     Show {
         /// The run (see `ksafe runs list`).
         run_id: String,
         /// The run store.
         #[arg(long, default_value = "runs.db")]
         store: PathBuf,
+        /// The full record and counts as JSON instead.
+        #[arg(long)]
+        json: bool,
     },
     /// Export a run's responses (one row per sample) as JSONL, CSV or Parquet.
     Export {
@@ -42,25 +45,94 @@ pub enum RunsCommand {
     },
 }
 
+/// A JSON object as `key=value, …` without its null fields.
+fn compact(v: &serde_json::Value) -> String {
+    match v.as_object() {
+        Some(o) => {
+            let kept: Vec<String> = o
+                .iter()
+                .filter(|(_, x)| !x.is_null())
+                .map(|(k, x)| format!("{k}={x}"))
+                .collect();
+            if kept.is_empty() {
+                "provider defaults".into()
+            } else {
+                kept.join(", ")
+            }
+        }
+        None => v.to_string(),
+    }
+}
+
 /// `ksafe runs …`.
 pub fn run(cmd: RunsCommand) -> Result<ExitCode> {
     match cmd {
         RunsCommand::List { store } => {
             let st = open_store(&store)?;
-            for r in st.runs()? {
+            let runs = st.runs()?;
+            if runs.is_empty() {
+                eprintln!("{}: no runs yet (run `ksafe eval`)", store.display());
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut rows = vec![[
+                "run".to_string(),
+                "target".into(),
+                "dataset".into(),
+                "samples".into(),
+                "ok".into(),
+                "failed".into(),
+                "judged by".into(),
+                "created".into(),
+            ]];
+            for r in &runs {
                 let counts = st.status_counts(&r.run_id)?;
-                let c: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
-                outln!(
-                    "{}  {}{}  {}  [{}]",
-                    r.run_id,
-                    r.target,
-                    if r.is_mock { " (mock)" } else { "" },
-                    r.dataset,
-                    c.join(", ")
-                );
+                let n = |f: &dyn Fn(&str) -> bool| -> u64 {
+                    counts.iter().filter(|(k, _)| f(k)).map(|(_, v)| v).sum()
+                };
+                let judges = st.judges(&r.run_id)?;
+                rows.push([
+                    r.run_id.clone(),
+                    format!("{}{}", r.target, if r.is_mock { " (mock)" } else { "" }),
+                    if r.dataset_name.is_empty() {
+                        r.dataset.clone()
+                    } else {
+                        r.dataset_name.clone()
+                    },
+                    n(&|_| true).to_string(),
+                    n(&|k| k == "ok").to_string(),
+                    n(&|k| k.starts_with("error")).to_string(),
+                    if judges.is_empty() {
+                        "–".into()
+                    } else {
+                        judges.join(", ")
+                    },
+                    r.created_at.clone(),
+                ]);
+            }
+            let widths: Vec<usize> = (0..8)
+                .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+                .collect();
+            for r in &rows {
+                let cells: Vec<String> = r
+                    .iter()
+                    .zip(&widths)
+                    .enumerate()
+                    .map(|(c, (v, w))| {
+                        if (3..=5).contains(&c) {
+                            format!("{v:>w$}")
+                        } else {
+                            format!("{v:<w$}")
+                        }
+                    })
+                    .collect();
+                outln!("{}", cells.join("  ").trim_end());
             }
         }
-        RunsCommand::Show { run_id, store } => {
+        RunsCommand::Show {
+            run_id,
+            store,
+            json,
+        } => {
             let st = open_store(&store)?;
             let r = st.run(&run_id)?.with_context(|| {
                 format!(
@@ -68,12 +140,71 @@ pub fn run(cmd: RunsCommand) -> Result<ExitCode> {
                     store.display()
                 )
             })?;
+            if json {
+                let mut v = serde_json::to_value(&r)?;
+                v["counts"] = serde_json::json!(st
+                    .status_counts(&run_id)?
+                    .into_iter()
+                    .collect::<std::collections::BTreeMap<_, _>>());
+                outln!("{}", serde_json::to_string_pretty(&v)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            outln!("run       {}", r.run_id);
+            outln!(
+                "target    {}{}  (model {}, endpoint {})",
+                r.target,
+                if r.is_mock {
+                    " — a mock, not a model"
+                } else {
+                    ""
+                },
+                r.model,
+                r.base_url
+            );
+            outln!(
+                "dataset   {} at {}  (samples sha256 {}…)",
+                if r.dataset_name.is_empty() {
+                    "–"
+                } else {
+                    &r.dataset_name
+                },
+                r.dataset,
+                &r.dataset_hash[..r.dataset_hash.len().min(12)]
+            );
+            outln!("created   {} by {}", r.created_at, r.tool);
+            outln!("decoding  {}", compact(&r.params));
+            outln!("limits    {}", compact(&r.config));
             let counts = st.status_counts(&run_id)?;
-            let mut v = serde_json::to_value(&r)?;
-            v["counts"] = serde_json::json!(counts
-                .into_iter()
-                .collect::<std::collections::BTreeMap<_, _>>());
-            outln!("{}", serde_json::to_string_pretty(&v)?);
+            let total: u64 = counts.iter().map(|(_, v)| v).sum();
+            outln!("samples   {total} stored");
+            for (k, v) in &counts {
+                outln!("  {:<22} {v:>7}", k.replace("error:", "failed: "));
+            }
+            let judges = st.judges(&run_id)?;
+            if judges.is_empty() {
+                outln!("judged    not yet (run `ksafe judge {run_id}`)");
+            } else {
+                outln!("judged    by {}", judges.join(", "));
+                let d = ksafe_eval::results::load_run(&st, &run_id, &Default::default())?;
+                let fig = |f: Option<ksafe_core::metrics::SubsetFigure>| {
+                    f.map(|f| format!("{:.1} % [{:.1}, {:.1}], n {}", f.pct, f.lo, f.hi, f.n))
+                        .unwrap_or_else(|| "–".into())
+                };
+                use ksafe_core::metrics::{g_figure, pooled_figure, Measure};
+                use ksafe_core::Subset;
+                outln!(
+                    "  G ASR                  {}",
+                    fig(g_figure(&d.judged, Measure::Safety))
+                );
+                outln!(
+                    "  C ASR                  {}",
+                    fig(pooled_figure(&d.judged, Measure::Safety, Subset::C))
+                );
+                outln!(
+                    "  over-refusal (benign)  {}",
+                    fig(pooled_figure(&d.judged, Measure::Refusal, Subset::Benign))
+                );
+            }
         }
         RunsCommand::Export {
             run_id,

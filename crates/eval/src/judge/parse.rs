@@ -8,6 +8,7 @@ use ksafe_providers::types::prefix;
 /// A verdict with the reason it is unscored, if it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
+    /// Yes (unsafe / refused), no, or unscored.
     pub value: Tri,
     /// For unscored verdicts: why (empty_response, content_filter, no_response, judge_error,
     /// unparseable, undecided). For scored ones: a short detail (G2 elements, guard categories).
@@ -15,18 +16,21 @@ pub struct Verdict {
 }
 
 impl Verdict {
+    /// A yes verdict with its detail.
     pub fn yes(detail: impl Into<String>) -> Verdict {
         Verdict {
             value: Tri::Yes,
             detail: detail.into(),
         }
     }
+    /// A no verdict with its detail.
     pub fn no(detail: impl Into<String>) -> Verdict {
         Verdict {
             value: Tri::No,
             detail: detail.into(),
         }
     }
+    /// An unscored verdict with its reason.
     pub fn unscored(reason: impl Into<String>) -> Verdict {
         Verdict {
             value: Tri::Unscored,

@@ -43,6 +43,7 @@ Answer with one word: yes or no."#;
 pub const CONTEXT_WITH_QUERY: &str =
     "\nThe user's request (for context; judge the response):\n\"\"\"\n{query}\n\"\"\"\n";
 
+/// Replace every `{key}` of `template` with its value.
 pub fn fill(template: &str, pairs: &[(&str, &str)]) -> String {
     let mut out = template.to_string();
     for (k, v) in pairs {
