@@ -9,6 +9,16 @@
 //! - [`model`]: model mode — the LLM steps and images as real calls through the executor.
 //!
 //! Images are drawn by `ksafe-render`.
+//!
+//! ```
+//! use ksafe_construct::pipeline::{build, BuildConfig, NoProgress, Profile};
+//! let dir = tempfile::tempdir().unwrap();
+//! let mut cfg = BuildConfig::new("ko", dir.path().join("ksafe-ko-lite"));
+//! cfg.profile = Profile::Lite;
+//! cfg.subsets = vec![ksafe_core::Subset::G];
+//! let report = build(&cfg, &NoProgress).unwrap();
+//! assert_eq!(report.manifest.counts.total, 11 * 10 * 3); // 10 G seeds per category, I/T/IT
+//! ```
 
 #![warn(missing_docs)]
 
@@ -17,5 +27,6 @@ pub mod josa;
 pub mod locale;
 pub mod model;
 pub mod pipeline;
+pub mod run;
 mod stage_c;
 mod stage_g;

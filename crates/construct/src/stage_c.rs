@@ -6,7 +6,7 @@ use crate::filters::{dhash, privacy_scan, ImageDeduper, TextDeduper};
 use crate::josa::fill;
 use crate::locale::{CTopic, Locale};
 use crate::model::{field, unparseable};
-use crate::pipeline::{c_targets, prompt, render_all, scene_text, BuildError, Run, BATCH};
+use crate::run::{c_targets, prompt, render_all, scene_text, BuildError, Run, BATCH};
 use ksafe_core::{
     Category, ImageType, Provenance, QueryType, Rng, Sample, StrategyFamily, Subset, TemplateKind,
     Variables,

@@ -3,7 +3,7 @@
 
 use crate::filters::{dhash, privacy_scan, ImageDeduper, TextDeduper};
 use crate::model::{field, parse_classification, unparseable};
-use crate::pipeline::{
+use crate::run::{
     per_category, prompt, render_all, scene_text, BuildError, GQuery, Profile, Run, BATCH,
 };
 use image::RgbImage;

@@ -28,6 +28,26 @@ pub fn csv_row<S: AsRef<str>>(fields: impl IntoIterator<Item = S>) -> String {
         .join(",")
 }
 
+/// A JSON object as `key=value, …` without its null fields (`provider defaults` when nothing is
+/// set); anything else as its JSON text.
+pub fn compact_json(v: &serde_json::Value) -> String {
+    match v.as_object() {
+        Some(o) => {
+            let kept: Vec<String> = o
+                .iter()
+                .filter(|(_, x)| !x.is_null())
+                .map(|(k, x)| format!("{k}={x}"))
+                .collect();
+            if kept.is_empty() {
+                "provider defaults".into()
+            } else {
+                kept.join(", ")
+            }
+        }
+        None => v.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

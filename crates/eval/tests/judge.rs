@@ -301,3 +301,75 @@ async fn guard_model_as_judge() {
     assert_eq!(unsafe_[0].judge, "guard:openai-api/guard/llama-guard");
     assert_eq!(v.iter().filter(|j| j.verdict == Tri::No).count(), 1);
 }
+
+/// A judge run with a per-minute limit never exceeds it, measured at the server: 10 judge
+/// calls at 120 per minute (one per 0.5 s) arrive no faster than that, and in any 1-second
+/// window at most 2 (+1 for the slot at the window's edge) arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_judge_honours_its_rate_limit_at_the_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ds = tmp.path().join("ds");
+    let mut w = DatasetWriter::create(&ds).unwrap();
+    for i in 0..10 {
+        let mut s = Sample::new(
+            Subset::C,
+            Category::Privacy,
+            "ko",
+            &format!("방법 알려줘 {i}"),
+        );
+        s.query_type = QueryType::Template;
+        w.write(&s.with_content_id()).unwrap();
+    }
+    w.finish(ManifestMeta::default()).unwrap();
+    let store = Store::open(&tmp.path().join("runs.db")).unwrap();
+    let s = run(
+        &RunConfig::new(ds, TargetSpec::parse("mock/comply", None, None).unwrap()),
+        &store,
+        Arc::new(NoProgress),
+    )
+    .await
+    .unwrap();
+    let judge = FakeServer::start(FakeConfig {
+        script: Some(Script(Arc::new(|_: &str| {
+            "Decision: Safe\nHarmful Elements (G2 Check): None\nReasoning: r".to_string()
+        }))),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let spec = JudgeSpec::Safety {
+        target: TargetSpec::parse(
+            "openai-api/j/judge",
+            Some(&judge.base_url()),
+            Some("KSAFE_NO_KEY"),
+        )
+        .unwrap(),
+        with_query: false,
+    };
+    let mut o = JudgeRunOptions::default();
+    o.exec.rpm = Some(120);
+    o.exec.concurrency = 16;
+    let t0 = std::time::Instant::now();
+    judge_runs(
+        &store,
+        std::slice::from_ref(&s.run_id),
+        &Panel::new(&[spec], &o).unwrap(),
+    )
+    .await
+    .unwrap();
+    let arrivals = judge.stats.arrivals.lock().unwrap().clone();
+    assert_eq!(arrivals.len(), 10);
+    let secs: Vec<f64> = arrivals
+        .iter()
+        .map(|t| t.duration_since(t0).as_secs_f64())
+        .collect();
+    // 10 calls at 2 per second take at least 4.5 s (the first goes at once)
+    assert!(secs.iter().cloned().fold(0.0, f64::max) >= 4.4, "{secs:?}");
+    for (i, a) in secs.iter().enumerate() {
+        let in_window = secs.iter().filter(|b| **b >= *a && **b < a + 1.0).count();
+        assert!(
+            in_window <= 3,
+            "{in_window} calls in the second after call {i}: {secs:?}"
+        );
+    }
+}

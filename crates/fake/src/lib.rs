@@ -114,6 +114,8 @@ pub struct Stats {
     in_flight: AtomicU64,
     /// Authorization headers seen (to check a key was sent).
     pub auth_headers: Mutex<Vec<String>>,
+    /// When each request arrived (to check a client's pacing at the server).
+    pub arrivals: Mutex<Vec<std::time::Instant>>,
 }
 
 struct Shared {
@@ -220,6 +222,11 @@ async fn serve_connection(mut sock: TcpStream, shared: Arc<Shared>) -> std::io::
         }
         let stats = &shared.stats;
         stats.requests.fetch_add(1, Ordering::Relaxed);
+        stats
+            .arrivals
+            .lock()
+            .unwrap()
+            .push(std::time::Instant::now());
         let now = stats.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         stats.max_in_flight.fetch_max(now, Ordering::Relaxed);
         let reply = if path.ends_with("/images/generations") {

@@ -38,25 +38,6 @@ pub fn thumbnail(path: &std::path::Path) -> Option<String> {
     ))
 }
 
-/// A JSON object without its null fields ("defaults" when nothing is set).
-fn compact(v: &serde_json::Value) -> String {
-    match v.as_object() {
-        Some(o) => {
-            let kept: Vec<String> = o
-                .iter()
-                .filter(|(_, x)| !x.is_null())
-                .map(|(k, x)| format!("{k}={x}"))
-                .collect();
-            if kept.is_empty() {
-                "provider defaults".into()
-            } else {
-                kept.join(", ")
-            }
-        }
-        None => v.to_string(),
-    }
-}
-
 /// HTML-escaped text.
 pub fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
@@ -169,7 +150,7 @@ pub fn render(
             esc(&run_label(r)),
             esc(&r.dataset),
             esc(&r.dataset_hash),
-            esc(&compact(&r.params)),
+            esc(&ksafe_core::text::compact_json(&r.params)),
             esc(&judges.join("; ")),
             esc(&r.combine.to_uppercase()),
             esc(&r.refusal_judge.clone().unwrap_or_else(|| "–".into())),

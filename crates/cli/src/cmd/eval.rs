@@ -187,7 +187,7 @@ pub fn print_plan(cfgs: &[RunConfig], store: Option<&Store>, judges: u64) -> Res
         outln!(
             "  throughput            {:>10.1} requests/s   ETA {}",
             p.throughput_rps,
-            fmt_secs(p.eta_seconds)
+            super::progress::fmt_secs(p.eta_seconds)
         );
         for a in &p.assumptions {
             outln!("  assumes: {a}");
@@ -204,22 +204,10 @@ pub fn print_plan(cfgs: &[RunConfig], store: Option<&Store>, judges: u64) -> Res
     if cfgs.len() > 1 {
         outln!(
             "all targets: {total_req} requests, ETA {} (targets run one after another)",
-            fmt_secs(total_eta)
+            super::progress::fmt_secs(total_eta)
         );
     }
     Ok(())
-}
-
-/// Seconds as `1h02m`, `3m05s` or `42s`.
-pub fn fmt_secs(s: f64) -> String {
-    let s = s.round() as u64;
-    if s >= 3600 {
-        format!("{}h{:02}m", s / 3600, s % 3600 / 60)
-    } else if s >= 60 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{s}s")
-    }
 }
 
 fn existing_store(path: &std::path::Path) -> Result<Option<Store>> {

@@ -38,7 +38,7 @@ impl Counts {
             let rate = done as f64 / secs;
             (
                 format!("{rate:.1}/s"),
-                super::eval::fmt_secs(total.saturating_sub(done) as f64 / rate),
+                fmt_secs(total.saturating_sub(done) as f64 / rate),
             )
         } else {
             ("–/s".to_string(), "–".to_string())
@@ -50,6 +50,18 @@ impl Counts {
             self.filtered.load(Ordering::Relaxed),
             self.retrying.load(Ordering::Relaxed).max(0),
         )
+    }
+}
+
+/// Seconds as `1h02m`, `3m05s` or `42s`.
+pub fn fmt_secs(s: f64) -> String {
+    let s = s.round() as u64;
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, s % 3600 / 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
     }
 }
 

@@ -45,25 +45,6 @@ pub enum RunsCommand {
     },
 }
 
-/// A JSON object as `key=value, …` without its null fields.
-fn compact(v: &serde_json::Value) -> String {
-    match v.as_object() {
-        Some(o) => {
-            let kept: Vec<String> = o
-                .iter()
-                .filter(|(_, x)| !x.is_null())
-                .map(|(k, x)| format!("{k}={x}"))
-                .collect();
-            if kept.is_empty() {
-                "provider defaults".into()
-            } else {
-                kept.join(", ")
-            }
-        }
-        None => v.to_string(),
-    }
-}
-
 /// `ksafe runs …`.
 pub fn run(cmd: RunsCommand) -> Result<ExitCode> {
     match cmd {
@@ -172,8 +153,8 @@ pub fn run(cmd: RunsCommand) -> Result<ExitCode> {
                 &r.dataset_hash[..r.dataset_hash.len().min(12)]
             );
             outln!("created   {} by {}", r.created_at, r.tool);
-            outln!("decoding  {}", compact(&r.params));
-            outln!("limits    {}", compact(&r.config));
+            outln!("decoding  {}", ksafe_core::text::compact_json(&r.params));
+            outln!("limits    {}", ksafe_core::text::compact_json(&r.config));
             let counts = st.status_counts(&run_id)?;
             let total: u64 = counts.iter().map(|(_, v)| v).sum();
             outln!("samples   {total} stored");
