@@ -183,12 +183,16 @@ pub struct RunSummary {
     pub failed_total: u64,
     /// Why the run was stopped early (the circuit breaker), if it was.
     pub stopped: Option<Trip>,
+    /// What the user should know (the endpoint changed since the run started).
+    pub warnings: Vec<String>,
 }
 
 /// The run id for a configuration: `<target>-<8 hex>`.
 pub fn run_id_for(cfg: &RunConfig, dataset_hash: &str) -> String {
+    // the endpoint is not part of the identity: a local server restarted on another port
+    // resumes the same run (the URL is recorded, and a change is reported)
     let key = serde_json::json!({
-        "target": cfg.target.name, "base_url": cfg.target.base_url, "dataset": dataset_hash,
+        "target": cfg.target.name, "model": cfg.target.model, "dataset": dataset_hash,
         "params": cfg.params, "selection": cfg.selection,
         "ids": cfg.selection.sample_ids.as_ref().map(|s| { let mut v: Vec<&String> = s.iter().collect(); v.sort(); sha256_hex(serde_json::to_string(&v).unwrap_or_default().as_bytes()) }),
     });
@@ -324,7 +328,7 @@ pub async fn run(
         created_at: now_utc(),
         target: cfg.target.name.clone(),
         model: cfg.target.model.clone(),
-        base_url: cfg.target.base_url.clone(),
+        base_url: ksafe_providers::types::strip_userinfo(&cfg.target.base_url),
         is_mock: cfg.target.is_mock(),
         dataset: cfg.dataset.display().to_string(),
         dataset_name: ds
@@ -342,6 +346,16 @@ pub async fn run(
         }),
         tool: format!("ksafe {}", env!("CARGO_PKG_VERSION")),
     })?;
+    let mut warnings = Vec::new();
+    if let Some(prev) = store.run(&run_id)? {
+        let now = ksafe_providers::types::strip_userinfo(&cfg.target.base_url);
+        if prev.base_url != now {
+            warnings.push(format!(
+                "run {run_id} was started against {} and now continues against {now}: both answers are stored in one run",
+                prev.base_url
+            ));
+        }
+    }
     let done = store.done_ids(&run_id, !cfg.retry_errors)?;
     let stored_failures = store.failed_classes(&run_id)?;
 
@@ -555,6 +569,7 @@ pub async fn run(
         panicked,
         failed_total,
         stopped,
+        warnings,
         seconds: secs,
         requests_per_second: c.requests.load(Ordering::Relaxed) as f64 / secs.max(1e-9),
     })

@@ -71,6 +71,9 @@ pub struct FakeConfig {
     pub reply: Reply,
     /// Seed of the random behaviour and of the generated images (default 0).
     pub seed: u64,
+    /// Answer every request with this status (401, 404, 500 …) and an error body that echoes
+    /// the request's Authorization header, as careless servers do (default none).
+    pub status_all: Option<u16>,
 }
 
 impl Default for FakeConfig {
@@ -86,6 +89,7 @@ impl Default for FakeConfig {
             seed: 0,
             script: None,
             logprobs: None,
+            status_all: None,
         }
     }
 }
@@ -229,7 +233,25 @@ async fn serve_connection(mut sock: TcpStream, shared: Arc<Shared>) -> std::io::
             .push(std::time::Instant::now());
         let now = stats.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         stats.max_in_flight.fetch_max(now, Ordering::Relaxed);
-        let reply = if path.ends_with("/images/generations") {
+        let reply = if let Some(code) = shared.cfg.status_all {
+            let echo = shared
+                .stats
+                .auth_headers
+                .lock()
+                .unwrap()
+                .last()
+                .cloned()
+                .unwrap_or_default();
+            Some((
+                code,
+                String::new(),
+                serde_json::json!({
+                    "error": {"message": format!("request refused ({code})"), "type": "fake"},
+                    "request": {"headers": {"authorization": echo}, "path": path},
+                })
+                .to_string(),
+            ))
+        } else if path.ends_with("/images/generations") {
             Some(image_reply(&shared, &body))
         } else {
             handle(&shared, &body).await
@@ -250,6 +272,9 @@ async fn serve_connection(mut sock: TcpStream, shared: Arc<Shared>) -> std::io::
         let reason = match status {
             200 => "OK",
             400 => "Bad Request",
+            401 => "Unauthorized",
+            403 => "Forbidden",
+            404 => "Not Found",
             429 => "Too Many Requests",
             500 => "Internal Server Error",
             503 => "Service Unavailable",

@@ -1,7 +1,7 @@
 //! The HTTP client for every provider: one request in, one response (or a classified error) out.
 
 use crate::spec::{ProviderKind, TargetSpec};
-use crate::types::{prefix, CallError, Request, Response};
+use crate::types::{prefix, redact, strip_userinfo, CallError, Request, Response};
 use crate::{mock, wire};
 use std::time::Duration;
 
@@ -117,28 +117,46 @@ impl Client {
         let retry_after = retry_after(resp.headers());
         let text = resp.text().await.map_err(|e| self.transport(e))?;
         if !(200..300).contains(&status) {
+            // an error body may echo the request, headers and key included
             return Err(CallError::Http {
                 status,
-                body: prefix(&text, 300),
+                body: self.redact(&prefix(&text, 300)),
                 retry_after,
             });
         }
-        match &self.spec.kind {
+        let parsed = match &self.spec.kind {
             ProviderKind::OpenAiCompatible => wire::openai_parse(&text),
             ProviderKind::Anthropic => wire::anthropic_parse(&text),
             ProviderKind::Google => wire::google_parse(&text),
             ProviderKind::Mock(_) => unreachable!("mock answered above"),
-        }
+        };
+        parsed.map_err(|e| match e {
+            CallError::Malformed { why, body } => CallError::Malformed {
+                why,
+                body: self.redact(&body),
+            },
+            other => other,
+        })
     }
 
     fn transport(&self, e: reqwest::Error) -> CallError {
+        let url = strip_userinfo(&self.spec.base_url);
         if e.is_timeout() {
             CallError::Timeout(self.timeout)
         } else if e.is_connect() {
-            CallError::Connect(format!("{}: {}", self.spec.base_url, root_cause(&e)))
+            // refused, unknown host, failed TLS handshake: nothing answers there
+            CallError::Unreachable(self.redact(&format!("{url}: {}", root_cause(&e))))
         } else {
             // a body cut short, a reset connection …: transient
-            CallError::Connect(root_cause(&e))
+            CallError::Connect(self.redact(&root_cause(&e)))
+        }
+    }
+
+    /// `text` without this client's key or anything shaped like a credential.
+    pub fn redact(&self, text: &str) -> String {
+        match &self.key {
+            Some(k) => redact(text, &[k.as_str()]),
+            None => redact(text, &[]),
         }
     }
 }
@@ -187,11 +205,14 @@ impl ImagesClient {
         if let Some(k) = key {
             rb = rb.header("authorization", format!("Bearer {k}"));
         }
+        let shown = strip_userinfo(url);
         let transport = |e: reqwest::Error| {
             if e.is_timeout() {
                 CallError::Timeout(self.timeout)
+            } else if e.is_connect() {
+                CallError::Unreachable(format!("{shown}: {}", root_cause(&e)))
             } else {
-                CallError::Connect(format!("{url}: {}", root_cause(&e)))
+                CallError::Connect(format!("{shown}: {}", root_cause(&e)))
             }
         };
         let resp = rb.send().await.map_err(transport)?;
@@ -201,7 +222,7 @@ impl ImagesClient {
         if !(200..300).contains(&status) {
             return Err(CallError::Http {
                 status,
-                body: prefix(&text, 300),
+                body: redact(&prefix(&text, 300), &key.into_iter().collect::<Vec<_>>()),
                 retry_after,
             });
         }

@@ -97,9 +97,13 @@ pub enum CallError {
     /// The request did not complete within the client's timeout (the duration given).
     #[error("request timed out after {0:?}")]
     Timeout(Duration),
-    /// The connection failed or broke off (DNS, refused, reset, a body cut short).
+    /// The connection broke off (reset, a body cut short): transient.
     #[error("connection failed: {0}")]
     Connect(String),
+    /// Nothing answers at the address: connection refused, an unknown host, a TLS handshake
+    /// that fails. Not retried: the endpoint, not the sample, is at fault.
+    #[error("cannot connect: {0}")]
+    Unreachable(String),
     /// A 2xx answer that could not be parsed as the API's response.
     #[error("malformed response ({why}); body starts: {body}")]
     Malformed {
@@ -114,14 +118,16 @@ pub enum CallError {
 }
 
 impl CallError {
-    /// Transient failures worth another attempt: 408, 409, 429, 5xx, timeouts, connection errors.
+    /// Transient failures worth another attempt: 408, 409, 429, 5xx, timeouts, broken
+    /// connections, and 200 answers with a body that cannot be parsed (a proxy's error page, a
+    /// truncated body).
     pub fn retryable(&self) -> bool {
         match self {
             CallError::Http { status, .. } => matches!(status, 408 | 409 | 429) || *status >= 500,
-            CallError::Timeout(_) | CallError::Connect(_) => true,
-            CallError::ContentFilter { .. }
-            | CallError::Malformed { .. }
-            | CallError::Config(_) => false,
+            CallError::Timeout(_) | CallError::Connect(_) | CallError::Malformed { .. } => true,
+            CallError::ContentFilter { .. } | CallError::Unreachable(_) | CallError::Config(_) => {
+                false
+            }
         }
     }
 
@@ -136,9 +142,14 @@ impl CallError {
             CallError::ContentFilter { .. } => "content_filter",
             CallError::Http { status: 429, .. } => "rate_limit",
             CallError::Http { status, .. } if *status >= 500 => "server_error",
+            CallError::Http {
+                status: 401 | 403, ..
+            } => "auth",
+            CallError::Http { status: 404, .. } => "not_found",
             CallError::Http { .. } => "client_error",
             CallError::Timeout(_) => "timeout",
             CallError::Connect(_) => "connect",
+            CallError::Unreachable(_) => "unreachable",
             CallError::Malformed { .. } => "malformed",
             CallError::Config(_) => "config",
         }
@@ -153,6 +164,124 @@ impl CallError {
     }
 }
 
+/// `text` with every secret removed: each of `secrets` (API keys the caller knows, at least 8
+/// characters), and anything shaped like a credential — a bearer token, an `sk-…` key, an
+/// `api_key=…` or `x-api-key: …` value, the password of a URL's user-info. Error bodies that echo
+/// the request, messages and exports go through this before they are stored or printed.
+pub fn redact(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_string();
+    for s in secrets.iter().filter(|s| s.len() >= 8) {
+        out = out.replace(s, "[redacted]");
+    }
+    // the value after one of these prefixes, up to whitespace, a quote or a separator
+    let lower = out.to_lowercase();
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    for prefix in [
+        "bearer ",
+        "api_key=",
+        "api-key=",
+        "apikey=",
+        "api_key\":\"",
+        "api_key\": \"",
+        "x-api-key: ",
+        "x-api-key:",
+        "x-goog-api-key: ",
+        "key=",
+        "token=",
+        "password=",
+    ] {
+        let mut from = 0;
+        while let Some(p) = lower[from..].find(prefix) {
+            let start = from + p + prefix.len();
+            let end = out[start..]
+                .find(|c: char| {
+                    c.is_whitespace() || matches!(c, '"' | '\'' | ',' | '&' | '}' | ';')
+                })
+                .map(|e| start + e)
+                .unwrap_or(out.len());
+            if end > start && !out[start..end].starts_with("[redacted]") {
+                spans.push((start, end));
+            }
+            from = start;
+        }
+    }
+    // sk-… style keys anywhere
+    let bytes: Vec<char> = out.chars().collect();
+    let mut i = 0;
+    let mut char_spans = Vec::new();
+    while i + 3 < bytes.len() {
+        let at_word = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
+        if at_word && bytes[i] == 's' && bytes[i + 1] == 'k' && bytes[i + 2] == '-' {
+            let mut j = i + 3;
+            while j < bytes.len()
+                && (bytes[j].is_ascii_alphanumeric() || bytes[j] == '-' || bytes[j] == '_')
+            {
+                j += 1;
+            }
+            if j - i >= 19 {
+                char_spans.push((i, j));
+            }
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    for (a, b) in char_spans {
+        let start = bytes[..a].iter().map(|c| c.len_utf8()).sum::<usize>();
+        let end = start + bytes[a..b].iter().map(|c| c.len_utf8()).sum::<usize>();
+        spans.push((start, end));
+    }
+    spans.sort_unstable();
+    let mut result = String::with_capacity(out.len());
+    let mut last = 0;
+    for (a, b) in spans {
+        if a < last {
+            continue;
+        }
+        result.push_str(&out[last..a]);
+        result.push_str("[redacted]");
+        last = b;
+    }
+    result.push_str(&out[last..]);
+    strip_userinfo_in(&result)
+}
+
+/// A URL without the password of its user-info (`http://user:KEY@host` → `http://user@host`).
+pub fn strip_userinfo(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (auth, tail) = match rest.find('/') {
+                Some(i) => rest.split_at(i),
+                None => (rest, ""),
+            };
+            match auth.rsplit_once('@') {
+                Some((user, host)) => {
+                    let user = user.split(':').next().unwrap_or("");
+                    format!("{scheme}://{user}@{host}{tail}")
+                }
+                None => url.to_string(),
+            }
+        }
+        None => url.to_string(),
+    }
+}
+
+/// Every URL in `text` with its user-info password removed.
+fn strip_userinfo_in(text: &str) -> String {
+    if !text.contains("://") || !text.contains('@') {
+        return text.to_string();
+    }
+    text.split_inclusive(char::is_whitespace)
+        .map(|w| {
+            if w.contains("://") && w.contains('@') {
+                strip_userinfo(w)
+            } else {
+                w.to_string()
+            }
+        })
+        .collect()
+}
+
 /// The first `n` characters of a body, for error messages (never the whole of a large body).
 pub fn prefix(body: &str, n: usize) -> String {
     let mut s: String = body.chars().take(n).collect();
@@ -160,4 +289,38 @@ pub fn prefix(body: &str, n: usize) -> String {
         s.push('…');
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted() {
+        let key = "sk-test-0123456789abcdefghij";
+        let body = format!(
+            "{{\"error\": \"bad key\", \"echo\": {{\"authorization\": \"Bearer {key}\", \"x-api-key\": \"{key}\"}}}}"
+        );
+        let r = redact(&body, &[key]);
+        assert!(!r.contains(key), "{r}");
+        assert!(r.contains("bad key"));
+        let r = redact("Authorization: Bearer abc.DEF-123_xyz then", &[]);
+        assert_eq!(r, "Authorization: Bearer [redacted] then");
+        let r = redact("used sk-live-AAAAAAAAAAAAAAAAAAAA for it", &[]);
+        assert_eq!(r, "used [redacted] for it");
+        assert_eq!(
+            redact("?api_key=hunter22&x=1", &[]),
+            "?api_key=[redacted]&x=1"
+        );
+        assert_eq!(
+            redact("connect http://me:s3cr3t@127.0.0.1:9/v1 failed", &[]),
+            "connect http://me@127.0.0.1:9/v1 failed"
+        );
+        assert_eq!(strip_userinfo("http://u:p@h:1/v1"), "http://u@h:1/v1");
+        assert_eq!(strip_userinfo("http://h:1/v1"), "http://h:1/v1");
+        assert_eq!(
+            redact("no secrets here, 키 없음", &[]),
+            "no secrets here, 키 없음"
+        );
+    }
 }

@@ -296,6 +296,9 @@ pub fn evaluate(runs: &Runs, store: &Store) -> Result<Vec<RunSummary>> {
         if c.target.is_mock() {
             eprintln!("  note: {} is a mock target, not a model", c.target.name);
         }
+        for w in &summary.warnings {
+            eprintln!("warning: {w}");
+        }
         if let Some(t) = &summary.stopped {
             eprintln!("error: {}", t.message);
             eprintln!("  last error: {}", t.example);

@@ -1,79 +1,94 @@
-//! `ksafe-fake-server [--port N] [--latency-ms N] [--error-rate P] [--rate-limit-rate P]
-//! [--retry-after S] [--hang-rate P] [--malformed-rate P] [--reply refuse|comply|echo] [--seed N]`
-//!
-//! A fake OpenAI-compatible server on 127.0.0.1 for trying ksafe without a model.
+//! `ksafe-fake-server`: a fake OpenAI-compatible server on 127.0.0.1 for trying ksafe without a
+//! model, and for the benchmarks.
 
+use clap::{Parser, ValueEnum};
 use ksafe_fake::{FakeConfig, FakeServer, Reply};
 use std::time::Duration;
 
+/// A fake OpenAI-compatible chat-completions server on 127.0.0.1, for trying ksafe without a
+/// model. It answers `POST …/chat/completions` (and `…/images/generations`) with the chosen
+/// reply, after the given latency, failing at the given rates. Prompt markers script single
+/// samples: [[fail:429x2]], [[fail:500x3]], [[always:400]], [[always:503]], [[hangx1]],
+/// [[malformed]], [[filter]].
+///
+/// Example:
+///   ksafe-fake-server --port 8000 --latency-ms 50 --rate-limit-rate 0.1 --error-rate 0.05
+///   ksafe eval --dataset ksafe-ko-lite --target openai-api/fake/m --base-url http://127.0.0.1:8000/v1
+#[derive(Parser)]
+#[command(name = "ksafe-fake-server", version, verbatim_doc_comment)]
+struct Args {
+    /// Port to listen on (127.0.0.1 only).
+    #[arg(long, default_value_t = 8000)]
+    port: u16,
+    /// Delay before every answer, in milliseconds.
+    #[arg(long, default_value_t = 0.0)]
+    latency_ms: f64,
+    /// Share of requests answered 500 (0–1).
+    #[arg(long, default_value_t = 0.0)]
+    error_rate: f64,
+    /// Share of requests answered 429 with Retry-After (0–1).
+    #[arg(long, default_value_t = 0.0)]
+    rate_limit_rate: f64,
+    /// The Retry-After of those 429s, in seconds.
+    #[arg(long, default_value_t = 0.0)]
+    retry_after: f64,
+    /// Share of requests that never get an answer (0–1).
+    #[arg(long, default_value_t = 0.0)]
+    hang_rate: f64,
+    /// Share of requests answered 200 with a body that is not JSON (0–1).
+    #[arg(long, default_value_t = 0.0)]
+    malformed_rate: f64,
+    /// What the model answers.
+    #[arg(long, value_enum, default_value = "refuse")]
+    reply: ReplyArg,
+    /// Answer every request with this HTTP status (e.g. 401, 404), echoing the Authorization
+    /// header in the error body.
+    #[arg(long)]
+    status: Option<u16>,
+    /// Seed of the random behaviour.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Worker threads (also KSAFE_FAKE_THREADS).
+    #[arg(long, env = "KSAFE_FAKE_THREADS", default_value_t = 1)]
+    threads: usize,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ReplyArg {
+    /// A polite refusal in the prompt's language.
+    Refuse,
+    /// A compliance with placeholder steps.
+    Comply,
+    /// The prompt, repeated.
+    Echo,
+}
+
 fn main() {
-    let mut cfg = FakeConfig::default();
-    let mut port = 8000u16;
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut i = 0;
-    let val = |i: usize| -> &str {
-        args.get(i + 1).map(String::as_str).unwrap_or_else(|| {
-            eprintln!("missing value after {}", args[i]);
-            std::process::exit(2)
-        })
+    let a = Args::parse();
+    let cfg = FakeConfig {
+        latency: Duration::from_secs_f64(a.latency_ms.max(0.0) / 1000.0),
+        error_rate: a.error_rate,
+        rate_limit_rate: a.rate_limit_rate,
+        retry_after_s: a.retry_after,
+        hang_rate: a.hang_rate,
+        malformed_rate: a.malformed_rate,
+        reply: match a.reply {
+            ReplyArg::Refuse => Reply::Refuse,
+            ReplyArg::Comply => Reply::Comply,
+            ReplyArg::Echo => Reply::Echo,
+        },
+        status_all: a.status,
+        seed: a.seed,
+        ..Default::default()
     };
-    let num = |s: &str| -> f64 {
-        s.parse().unwrap_or_else(|_| {
-            eprintln!("'{s}' is not a number");
-            std::process::exit(2)
-        })
-    };
-    while i < args.len() {
-        match args[i].as_str() {
-            "--port" => port = num(val(i)) as u16,
-            "--latency-ms" => cfg.latency = Duration::from_secs_f64(num(val(i)) / 1000.0),
-            "--error-rate" => cfg.error_rate = num(val(i)),
-            "--rate-limit-rate" => cfg.rate_limit_rate = num(val(i)),
-            "--retry-after" => cfg.retry_after_s = num(val(i)),
-            "--hang-rate" => cfg.hang_rate = num(val(i)),
-            "--malformed-rate" => cfg.malformed_rate = num(val(i)),
-            "--seed" => cfg.seed = num(val(i)) as u64,
-            "--reply" => {
-                cfg.reply = match val(i) {
-                    "refuse" => Reply::Refuse,
-                    "comply" => Reply::Comply,
-                    "echo" => Reply::Echo,
-                    o => {
-                        eprintln!("unknown reply '{o}'");
-                        std::process::exit(2)
-                    }
-                }
-            }
-            "-h" | "--help" => {
-                println!(
-                    "{}",
-                    include_str!("ksafe-fake-server.rs")
-                        .lines()
-                        .take(4)
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                );
-                return;
-            }
-            other => {
-                eprintln!("unknown option '{other}' (see --help)");
-                std::process::exit(2)
-            }
-        }
-        i += 2;
-    }
-    let workers = std::env::var("KSAFE_FAKE_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1);
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
+        .worker_threads(a.threads.max(1))
         .enable_all()
         .build()
         .expect("runtime");
     rt.block_on(async {
-        let server = FakeServer::start_on(cfg, port).await.unwrap_or_else(|e| {
-            eprintln!("cannot listen on 127.0.0.1:{port}: {e}");
+        let server = FakeServer::start_on(cfg, a.port).await.unwrap_or_else(|e| {
+            eprintln!("cannot listen on 127.0.0.1:{}: {e}", a.port);
             std::process::exit(2)
         });
         println!("fake OpenAI-compatible server on {}", server.base_url());
