@@ -304,3 +304,42 @@ fn a_long_run_shows_life_in_a_pipe() {
     let line = seen.expect("a progress line within 15 s");
     assert!(line.contains("/s · eta "), "{line}");
 }
+
+#[test]
+fn a_failed_import_leaves_nothing_and_validate_refuses_leftovers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.parquet");
+    std::fs::write(&bad, b"PAR1 this is not a parquet file PAR1").unwrap();
+    let out_dir = tmp.path().join("imported");
+    let out = ksafe()
+        .args(["data", "import", "--from", "parquet"])
+        .arg(&bad)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!out_dir.exists(), "a failed import leaves no directory");
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // a directory with samples but no manifest, or with no samples, is not ok
+    let half = tmp.path().join("half");
+    std::fs::create_dir_all(&half).unwrap();
+    std::fs::write(half.join("samples.jsonl"), "").unwrap();
+    let v = ksafe()
+        .args(["data", "validate"])
+        .arg(&half)
+        .output()
+        .unwrap();
+    assert_eq!(v.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&v.stderr);
+    assert!(
+        err.contains("no manifest.json") && err.contains("no samples"),
+        "{err}"
+    );
+}

@@ -20,11 +20,28 @@ pub const IMAGES_DIR: &str = "images";
 
 /// Writes a dataset directory. Images are stored once by content hash, however many samples
 /// point at them (KSAFE-MM-C reuses each image for 11 queries).
+///
+/// Writing is atomic: everything goes into a hidden sibling directory (`.NAME.partial-PID`)
+/// that [`finish`](DatasetWriter::finish) renames into place, so a build or an import that fails
+/// (or is killed) leaves no half-written dataset behind; dropping an unfinished writer removes
+/// its partial directory.
 pub struct DatasetWriter {
+    /// Where the dataset is written until it is finished.
     dir: PathBuf,
+    /// Where it ends up.
+    target: PathBuf,
     samples: BufWriter<File>,
     counts: Counts,
     images: BTreeMap<String, String>,
+    done: bool,
+}
+
+impl Drop for DatasetWriter {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
 }
 
 impl DatasetWriter {
@@ -39,20 +56,46 @@ impl DatasetWriter {
                 ));
             }
         }
-        fs::create_dir_all(dir.join(IMAGES_DIR)).map_err(|e| DatasetError::io(dir, e))?;
-        let path = dir.join(SAMPLES_FILE);
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| "dataset".into());
+        let parent = dir
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        fs::create_dir_all(parent).map_err(|e| DatasetError::io(parent, e))?;
+        // partial directories left by killed writers of the same dataset
+        if let Ok(entries) = fs::read_dir(parent) {
+            let stale = format!(".{name}.partial-");
+            for e in entries.flatten() {
+                if e.file_name().to_string_lossy().starts_with(&stale) {
+                    let _ = fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        let tmp = parent.join(format!(".{name}.partial-{}", std::process::id()));
+        fs::create_dir_all(tmp.join(IMAGES_DIR)).map_err(|e| DatasetError::io(&tmp, e))?;
+        let path = tmp.join(SAMPLES_FILE);
         let f = File::create(&path).map_err(|e| DatasetError::io(&path, e))?;
         Ok(DatasetWriter {
-            dir: dir.to_path_buf(),
+            dir: tmp,
+            target: dir.to_path_buf(),
             samples: BufWriter::new(f),
             counts: Counts::default(),
             images: BTreeMap::new(),
+            done: false,
         })
     }
 
-    /// The dataset directory being written.
+    /// The directory being written (a hidden sibling of the target until it is finished).
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The dataset directory it becomes when finished.
+    pub fn target(&self) -> &Path {
+        &self.target
     }
 
     /// Store image bytes (PNG, JPEG, WebP or GIF) and return the reference to put in a sample.
@@ -126,9 +169,9 @@ impl DatasetWriter {
         let path = self.dir.join(SAMPLES_FILE);
         self.samples
             .flush()
+            .and_then(|_| self.samples.get_ref().sync_all())
             .map_err(|e| DatasetError::io(&path, e))?;
-        drop(self.samples);
-        let mut files = self.images;
+        let mut files = std::mem::take(&mut self.images);
         files.insert(
             SAMPLES_FILE.to_string(),
             sha256_file(&path).map_err(|e| DatasetError::io(&path, e))?,
@@ -139,15 +182,75 @@ impl DatasetWriter {
             version: meta.version,
             locale: meta.locale,
             tool: format!("ksafe {}", env!("CARGO_PKG_VERSION")),
-            counts: self.counts,
+            counts: std::mem::take(&mut self.counts),
             config: meta.config,
             seed: meta.seed,
             fonts: meta.fonts,
             files,
         };
         write_manifest(&self.dir, &manifest)?;
+        // the dataset appears whole, or not at all
+        if self.target.exists() {
+            fs::remove_dir(&self.target).map_err(|e| DatasetError::io(&self.target, e))?;
+        }
+        fs::rename(&self.dir, &self.target).map_err(|e| DatasetError::io(&self.target, e))?;
+        self.done = true;
         Ok(manifest)
     }
+}
+
+/// Rewrite the manifest of a dataset edited on purpose: recount the samples and rehash every
+/// file, keeping its name, version, locale, configuration, seed and fonts. Fails on a sample
+/// line that does not parse.
+pub fn reindex(dir: &Path) -> Result<Manifest> {
+    let ds = Dataset::open(dir)?;
+    if ds.samples_path != ds.dir.join(SAMPLES_FILE) {
+        return Err(DatasetError::invalid(
+            dir,
+            "reindex takes a dataset directory (with samples.jsonl), not a samples file",
+        ));
+    }
+    let mut counts = Counts::default();
+    for item in ds.samples()? {
+        let (_, s) = item?;
+        counts.add(&s);
+    }
+    let mut files = BTreeMap::new();
+    let mut stack = vec![ds.dir.clone()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).map_err(|e| DatasetError::io(&d, e))? {
+            let e = e.map_err(|e| DatasetError::io(&d, e))?;
+            let p = e.path();
+            let ft = e.file_type().map_err(|e| DatasetError::io(&p, e))?;
+            if ft.is_dir() {
+                stack.push(p);
+            } else if ft.is_file() {
+                let rel = p
+                    .strip_prefix(&ds.dir)
+                    .unwrap_or(&p)
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                if rel != MANIFEST_FILE {
+                    files.insert(rel, sha256_file(&p).map_err(|e| DatasetError::io(&p, e))?);
+                }
+            }
+        }
+    }
+    let old = ds.manifest.clone();
+    let manifest = Manifest {
+        format: FORMAT.to_string(),
+        name: old.as_ref().map(|m| m.name.clone()).unwrap_or_default(),
+        version: old.as_ref().map(|m| m.version.clone()).unwrap_or_default(),
+        locale: old.as_ref().map(|m| m.locale.clone()).unwrap_or_default(),
+        tool: format!("ksafe {}", env!("CARGO_PKG_VERSION")),
+        counts,
+        config: old.as_ref().map(|m| m.config.clone()).unwrap_or_default(),
+        seed: old.as_ref().and_then(|m| m.seed),
+        fonts: old.map(|m| m.fonts).unwrap_or_default(),
+        files,
+    };
+    write_manifest(&ds.dir, &manifest)?;
+    Ok(manifest)
 }
 
 /// Write `m` as pretty-printed JSON (with a trailing newline) to `dir/manifest.json`.

@@ -221,17 +221,29 @@ pub fn validate(path: &Path, opts: &ValidateOptions) -> Result<Report, DatasetEr
         }
     }
     report.images_checked = images.len();
+    if report.samples == 0 && report.problems.is_empty() {
+        push(
+            &mut report,
+            Problem {
+                severity: Severity::Error,
+                file: ds.samples_path.clone(),
+                line: None,
+                field: None,
+                message: "no samples: an empty dataset measures nothing".into(),
+            },
+        );
+    }
 
     let manifest_path = ds.dir.join(MANIFEST_FILE);
     match &ds.manifest {
         None if ds.samples_path == ds.dir.join(SAMPLES_FILE) => push(
             &mut report,
             Problem {
-                severity: Severity::Warning,
+                severity: Severity::Error,
                 file: manifest_path,
                 line: None,
                 field: None,
-                message: "no manifest.json: counts and file hashes cannot be checked".into(),
+                message: "no manifest.json: not a finished dataset (a build or import that stopped half-way?); rebuild it, or run `ksafe data reindex DIR` if the files are right".into(),
             },
         ),
         None => {}

@@ -133,18 +133,23 @@ async fn failures_are_retried_capped_and_recorded_with_reasons() {
         "400 is not retried: {r:?}"
     );
     let r = by("always:503");
-    assert_eq!((r.status, r.attempts), (Status::Error, 3), "{r:?}");
+    assert_eq!(
+        (r.status, r.attempts),
+        (Status::Error, 6),
+        "a 5xx is transient: retried up to the attempt cap: {r:?}"
+    );
     assert!(
         r.error_message
             .as_deref()
             .unwrap()
-            .contains("gave up: the same error 3 times in a row"),
+            .contains("gave up after 6 attempts"),
         "{r:?}"
     );
     let r = by("malformed");
     assert_eq!(
-        (r.status, r.error_class.as_deref()),
-        (Status::Error, Some("malformed"))
+        (r.status, r.error_class.as_deref(), r.attempts),
+        (Status::Error, Some("malformed"), 3),
+        "a garbage body is transient: retried, then stored with its first bytes"
     );
     assert!(
         r.error_message
@@ -160,7 +165,11 @@ async fn failures_are_retried_capped_and_recorded_with_reasons() {
         "a provider block is its own outcome: {r:?}"
     );
     assert_eq!(by("plain h").status, Status::Ok);
-    assert_eq!(s.gave_up_same_error, 1);
+    assert_eq!(
+        (s.gave_up_same_error, s.gave_up_attempt_cap),
+        (1, 1),
+        "the always-malformed sample repeats itself; the 503 runs into the attempt cap"
+    );
     assert_eq!(s.content_filter, 1);
     assert!(
         s.rate_limit_cuts >= 1,
@@ -232,7 +241,11 @@ async fn a_dead_server_fails_samples_with_the_reason_not_the_run() {
     let s = run(&c, &Store::open(&store).unwrap(), Arc::new(NoProgress))
         .await
         .unwrap();
-    assert_eq!(s.errors.get("connect"), Some(&2), "{s:?}");
+    assert_eq!(
+        s.errors.get("unreachable"),
+        Some(&2),
+        "nothing listening is not retried: {s:?}"
+    );
     let rows = Store::open(&tmp.path().join("runs.db"))
         .unwrap()
         .responses(&s.run_id)
@@ -296,4 +309,33 @@ async fn api_keys_are_sent_but_never_stored() {
         .unwrap()
         .unwrap();
     assert!(!serde_json::to_string(&run).unwrap().contains(secret));
+}
+
+/// A flaky server — 10 % 429, 5 % 500, 2 % garbage bodies — ends with every sample answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flaky_server_ends_with_every_sample_ok() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = FakeServer::start(FakeConfig {
+        latency: Duration::from_millis(2),
+        rate_limit_rate: 0.10,
+        error_rate: 0.05,
+        malformed_rate: 0.02,
+        retry_after_s: 0.0,
+        seed: 3,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let texts: Vec<String> = (0..400).map(|i| format!("q{i}")).collect();
+    dataset(&tmp.path().join("ds"), &texts);
+    let store = Store::open(&tmp.path().join("runs.db")).unwrap();
+    let mut c = cfg(&tmp.path().join("ds"), &server);
+    c.retry.max_attempts = 10;
+    let s = run(&c, &store, Arc::new(NoProgress)).await.unwrap();
+    assert_eq!((s.ok, s.failed_total), (400, 0), "{s:?}");
+    assert!(
+        server.stats.malformed.load(Ordering::Relaxed) > 0,
+        "garbage was sent"
+    );
+    assert!(s.retries > 0 && s.stopped.is_none(), "{s:?}");
 }

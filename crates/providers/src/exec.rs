@@ -155,7 +155,7 @@ where
                 attempts,
                 gave_up: None,
             };
-        } else if !e.is_rate_limit() && same >= policy.same_error_cap {
+        } else if e.repeats_deterministically() && same >= policy.same_error_cap {
             Some(GaveUp::SameError(same))
         } else if attempts >= policy.max_attempts {
             Some(GaveUp::AttemptCap(attempts))
@@ -417,6 +417,18 @@ mod tests {
         .await;
         assert_eq!(c.attempts, 1, "a 401 is not retried");
         let c: Called<u32> = attempts(&limits, "c", 1, &|_| {}, || async {
+            Err(CallError::Malformed {
+                why: "not JSON".into(),
+                body: "<html>same</html>".into(),
+            })
+        })
+        .await;
+        assert_eq!(
+            c.gave_up,
+            Some(GaveUp::SameError(3)),
+            "the same garbage 3 times"
+        );
+        let c: Called<u32> = attempts(&limits, "d", 1, &|_| {}, || async {
             Err(CallError::Http {
                 status: 500,
                 body: "same".into(),
@@ -424,6 +436,10 @@ mod tests {
             })
         })
         .await;
-        assert_eq!(c.gave_up, Some(GaveUp::SameError(3)));
+        assert_eq!(
+            c.gave_up,
+            Some(GaveUp::AttemptCap(6)),
+            "a 5xx is transient: the attempt cap bounds it"
+        );
     }
 }

@@ -167,8 +167,9 @@ pub struct RetryPolicy {
     pub base: Duration,
     /// The longest delay between attempts, Retry-After included (default 60 s).
     pub max_delay: Duration,
-    /// Give up early when the same failure (status and body) comes back this many times in a
-    /// row: a deterministic error does not get better with time (default 3).
+    /// Give up early when the same deterministic failure (a malformed body, a 4xx with the same
+    /// body) comes back this many times in a row: it does not get better with time (default 3).
+    /// Rate limits, 5xx, timeouts and broken connections are bounded by `max_attempts` only.
     pub same_error_cap: u32,
 }
 

@@ -102,7 +102,7 @@ pub enum CallError {
     Connect(String),
     /// Nothing answers at the address: connection refused, an unknown host, a TLS handshake
     /// that fails. Not retried: the endpoint, not the sample, is at fault.
-    #[error("cannot connect: {0}")]
+    #[error("connection failed, nothing answers: {0}")]
     Unreachable(String),
     /// A 2xx answer that could not be parsed as the API's response.
     #[error("malformed response ({why}); body starts: {body}")]
@@ -128,6 +128,17 @@ impl CallError {
             CallError::ContentFilter { .. } | CallError::Unreachable(_) | CallError::Config(_) => {
                 false
             }
+        }
+    }
+
+    /// Whether the same failure coming back means it will keep coming back: a malformed body or a
+    /// 4xx status. Rate limits, 5xx statuses, timeouts and broken connections are transient by
+    /// nature; only the attempt cap bounds them.
+    pub fn repeats_deterministically(&self) -> bool {
+        match self {
+            CallError::Http { status, .. } => *status < 500 && *status != 429,
+            CallError::Malformed { .. } => true,
+            _ => false,
         }
     }
 

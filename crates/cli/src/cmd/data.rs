@@ -29,6 +29,12 @@ pub enum DataCommand {
         #[arg(long, default_value_t = 50)]
         max: usize,
     },
+    /// Rewrite the manifest of a dataset you edited on purpose (samples added, removed or
+    /// changed): recount the samples and rehash every file, so `ksafe eval` accepts it again.
+    Reindex {
+        /// Dataset directory.
+        dataset: PathBuf,
+    },
     /// Print sample counts by subset, category, query type and image type.
     Stats {
         dataset: PathBuf,
@@ -160,6 +166,16 @@ pub fn run(cmd: DataCommand) -> Result<ExitCode> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        DataCommand::Reindex { dataset } => {
+            let m = ksafe_core::dataset::reindex(&dataset)?;
+            eprintln!(
+                "reindexed {}: {} samples, {} files hashed into manifest.json",
+                dataset.display(),
+                m.counts.total,
+                m.files.len()
+            );
+            Ok(ExitCode::SUCCESS)
         }
         DataCommand::Stats { dataset, json } => {
             let ds = Dataset::open(&dataset)?;
